@@ -1,0 +1,85 @@
+"""CMS car marketplace service: the application factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from flask import Flask, g, request
+from flask_cors import CORS
+
+from cms import auth, db, errors
+from cms.config import Settings, load_settings, validate
+from cms.logging_setup import configure_logging
+from cms.schemas.fields import IdConverter
+
+log = logging.getLogger("cms.request")
+
+
+def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
+    """Build the app: settings, logging, pool (checked), auth, errors, blueprints.
+
+    `test_config` overrides settings by field name (see cms.config.Settings).
+    Raises cms.db.StartupError when the database is unreachable or not migrated
+    and cms.config.ConfigError on invalid settings.
+    """
+    settings: Settings = load_settings()
+    if test_config:
+        settings = settings.with_overrides(**test_config)
+    configure_logging(settings.log_level)
+    settings = validate(settings)
+
+    app = Flask(__name__)
+    app.config.update(
+        CMS_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    app.url_map.strict_slashes = False
+    app.url_map.converters["id"] = IdConverter
+
+    CORS(
+        app,
+        origins=list(settings.cors_origins),
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["X-Total-Count", "X-Request-Id"],
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        max_age=600,
+    )
+
+    db.init_app(app, pool or db.open_pool(settings))
+    auth.init_app(app)
+    errors.register_error_handlers(app)
+    _register_request_log(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from cms.api import admin, cars, favorites, health, images, inquiries, payments, reviews, seller, users
+    from cms.api import auth as auth_api
+
+    for module in (health, auth_api, users, cars, images, favorites, inquiries, reviews,
+                   seller, admin, payments):
+        app.register_blueprint(module.bp)
+
+
+def _register_request_log(app: Flask) -> None:
+    @app.before_request
+    def start_timer():
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        user = getattr(g, "_login_user", None)
+        log.info(
+            "request method=%s path=%s status=%s duration_ms=%.1f request_id=%s user_id=%s",
+            request.method, request.path, response.status_code, duration_ms,
+            g.get("request_id", ""), getattr(user, "id", None) or "-",
+        )
+        return response

@@ -1,0 +1,140 @@
+"""Settings read from the environment (and from a `.env` file when present)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+
+from dotenv import load_dotenv
+
+log = logging.getLogger(__name__)
+
+MIN_SECRET_BYTES = 32
+MIN_BCRYPT_ROUNDS = 10
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the service must not start."""
+
+
+def _int(name: str, default: int, minimum: int | None = None) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the service; see .env.example for what each one means."""
+
+    env: str = "production"
+    database_url: str = ""
+    port: int = 4000
+    jwt_secret: str = ""
+    jwt_expires_in: int = 24 * 3600
+    cors_origins: tuple[str, ...] = ("*",)
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    pool_timeout: float = 5.0
+    statement_timeout_ms: int = 15000
+    max_request_bytes: int = 60 * 1024 * 1024
+    bcrypt_rounds: int = 10
+    public_base_url: str = ""
+    log_level: str = "INFO"
+    telegram_enabled: bool = False
+    telegram_bot_token: str = ""
+    telegram_chat_id: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_development(self) -> bool:
+        return self.env in {"development", "test"}
+
+    def with_overrides(self, **overrides) -> Settings:
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return replace(self, **overrides)
+
+
+def load_settings(dotenv_path: str | None = None) -> Settings:
+    """Read the settings from the environment; a `.env` file fills the gaps."""
+    load_dotenv(dotenv_path or os.path.join(os.getcwd(), ".env"), override=False)
+    origins = os.environ.get("CORS_ORIGINS", "*").strip() or "*"
+    return Settings(
+        env=os.environ.get("APP_ENV", "production").strip().lower() or "production",
+        database_url=os.environ.get("DATABASE_URL", "").strip(),
+        port=_int("PORT", 4000, minimum=1),
+        jwt_secret=os.environ.get("JWT_SECRET", ""),
+        jwt_expires_in=_int("JWT_EXPIRES_IN", 24 * 3600, minimum=60),
+        cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+        pool_min_size=_int("DB_POOL_MIN", 2, minimum=0),
+        pool_max_size=_int("DB_POOL_MAX", 10, minimum=1),
+        pool_timeout=_float("DB_POOL_TIMEOUT", 5.0),
+        statement_timeout_ms=_int("DB_STATEMENT_TIMEOUT_MS", 15000, minimum=0),
+        max_request_bytes=_int("MAX_REQUEST_BYTES", 60 * 1024 * 1024, minimum=1024),
+        bcrypt_rounds=_int("BCRYPT_ROUNDS", 10, minimum=MIN_BCRYPT_ROUNDS),
+        public_base_url=os.environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
+        log_level=os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        telegram_enabled=_bool("TELEGRAM_ENABLED", False),
+        telegram_bot_token=os.environ.get("TELEGRAM_BOT_TOKEN", "").strip(),
+        telegram_chat_id=os.environ.get("TELEGRAM_CHAT_ID", "").strip(),
+        telegram_api_url=os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org").strip().rstrip("/"),
+    )
+
+
+def validate(settings: Settings) -> Settings:
+    """Refuse unsafe settings; in development, fill in a throw-away JWT secret."""
+    if not settings.database_url:
+        raise ConfigError("DATABASE_URL is not set (e.g. postgresql://user@127.0.0.1:5432/cms)")
+    if settings.pool_min_size > settings.pool_max_size:
+        raise ConfigError("DB_POOL_MIN must not exceed DB_POOL_MAX")
+    if settings.bcrypt_rounds < MIN_BCRYPT_ROUNDS:
+        raise ConfigError(f"BCRYPT_ROUNDS must be at least {MIN_BCRYPT_ROUNDS}")
+    if len(settings.jwt_secret.encode()) < MIN_SECRET_BYTES:
+        if not settings.is_development:
+            raise ConfigError(
+                f"JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes outside development "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        log.warning(
+            "JWT_SECRET is missing or shorter than %d bytes: using a random one for this process "
+            "(tokens will not survive a restart; never do this in production)",
+            MIN_SECRET_BYTES,
+        )
+        settings = replace(settings, jwt_secret=secrets.token_urlsafe(48))
+    if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {settings.log_level!r}")
+    return settings

@@ -1,0 +1,1 @@
+"""Marshmallow schemas: one module per area; common fields live in `fields`."""

@@ -1,0 +1,168 @@
+"""Field types shared by every schema: ids, money, UTC timestamps, trimmed text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+
+from flask import request
+from marshmallow import Schema, ValidationError, fields
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import BaseConverter
+
+from cms.errors import Invalid
+
+MAX_INT4 = 2_147_483_647
+MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
+_DIGITS = re.compile(r"^\s*\d+\s*$")
+
+
+def parse_id(value) -> int | None:
+    """An id from JSON or a URL: a positive integer, or a string of digits. None when invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _DIGITS.match(value):
+        number = int(value)
+    else:
+        return None
+    return number if 1 <= number <= MAX_INT4 else None
+
+
+class Id(fields.Field):
+    """A database id: JSON integer or a string of digits (the frontend sends both)."""
+
+    default_error_messages = {"invalid": "Must be a positive whole-number id."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        number = parse_id(value)
+        if number is None:
+            raise self.make_error("invalid")
+        return number
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else int(value)
+
+
+class Money(fields.Field):
+    """A price: a JSON number (or numeric string) ≥ 0 with at most 2 decimals; dumped as a number."""
+
+    default_error_messages = {
+        "invalid": "Must be a number.",
+        "range": f"Must be between 0 and {MAX_PRICE}.",
+        "places": "Must have at most 2 decimal places.",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise self.make_error("invalid")
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise self.make_error("invalid") from None
+        if not amount.is_finite():
+            raise self.make_error("invalid")
+        if amount < 0 or amount > MAX_PRICE:
+            raise self.make_error("range")
+        if amount != amount.quantize(Decimal("0.01")):
+            raise self.make_error("places")
+        return amount.quantize(Decimal("0.01"))
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        number = float(value)
+        return int(number) if number.is_integer() else number
+
+
+class StrictInteger(fields.Integer):
+    """An integer that refuses 4.7 and "4" alike, within PostgreSQL's int4 range."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        number = super()._validated(value)
+        if number is not None and not -MAX_INT4 <= number <= MAX_INT4:
+            raise ValidationError("Number out of range.")
+        return number
+
+
+class UtcDateTime(fields.Field):
+    """A `timestamp` column (stored in UTC) as ISO-8601 with a Z, like the old server printed."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is not None:
+                value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            return value.isoformat(timespec="milliseconds") + "Z"
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return str(value)
+
+
+class Text(fields.String):
+    """A string, trimmed; an optional maximum length in characters."""
+
+    def __init__(self, max_length: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        if self.max_length is not None and len(text) > self.max_length:
+            raise ValidationError(f"Must be at most {self.max_length} characters.")
+        return text
+
+
+class OutputSchema(Schema):
+    """Base of response schemas: dumps from snake_case rows to camelCase keys."""
+
+
+class InputSchema(Schema):
+    """Base of request schemas."""
+
+
+def load_json(schema: Schema, *, partial: bool = False) -> dict:
+    """Validate the request's JSON object body with the schema; 400 on anything else."""
+    data = request.get_json(force=True, silent=True)
+    if data is None:
+        raw = request.get_data(cache=True)
+        if raw.strip():
+            raise Invalid("Malformed JSON body")
+        data = {}
+    if not isinstance(data, dict):
+        raise Invalid("The request body must be a JSON object")
+    return schema.load(data, partial=partial)
+
+
+def load_query(schema: Schema) -> dict:
+    """Validate the query string with the schema."""
+    return schema.load(request.args.to_dict())
+
+
+class InvalidPathId(BadRequest):
+    cms_message = "Invalid id in the URL: it must be a positive whole number"
+
+
+class IdConverter(BaseConverter):
+    """`<id:car_id>` in a route: any segment; a non-numeric one is a 400, not a 404."""
+
+    regex = r"[^/]+"
+
+    def to_python(self, value: str) -> int:
+        number = parse_id(value)
+        if number is None or not value.isdigit():
+            raise InvalidPathId()
+        return number
+
+    def to_url(self, value) -> str:
+        return str(value)

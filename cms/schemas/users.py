@@ -1,0 +1,90 @@
+"""Users, registration and login bodies."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, ValidationError, fields, validate, validates_schema
+
+from cms.schemas.fields import InputSchema, OutputSchema, Text, UtcDateTime
+
+ROLES = ("user", "seller", "admin")
+SELF_REGISTER_ROLES = ("user", "seller")
+
+
+def _email_field(**kwargs):
+    return Text(max_length=255, validate=validate.Email(error="Not a valid email address."), **kwargs)
+
+
+class UserSchema(OutputSchema):
+    """A user as the API shows it: never the password hash."""
+
+    id = fields.Integer()
+    name = fields.String()
+    email = fields.String()
+    role = fields.String()
+    is_active = fields.Boolean(data_key="isActive")
+    last_login = UtcDateTime(data_key="lastLogin")
+    phone = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    avatar = fields.String(allow_none=True)
+    created_at = UtcDateTime(data_key="createdAt")
+    updated_at = UtcDateTime(data_key="updatedAt")
+
+
+class ProfileSchema(OutputSchema):
+    """GET /api/users/profile."""
+
+    id = fields.Integer()
+    name = fields.String()
+    email = fields.String()
+    role = fields.String()
+    phone = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    avatar = fields.String(allow_none=True)
+
+
+class UserListItemSchema(OutputSchema):
+    """A row of GET /api/users and GET /api/admin/users."""
+
+    id = fields.Integer()
+    name = fields.String()
+    email = fields.String()
+    role = fields.String()
+    is_active = fields.Boolean(data_key="isActive")
+    last_login = UtcDateTime(data_key="lastLogin")
+
+
+class RegisterSchema(InputSchema):
+    """POST /api/auth/register. Extra keys of the form (e.g. confirmPassword) are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    name = Text(required=True, max_length=255, validate=validate.Length(min=1, error="Must not be empty."))
+    email = _email_field(required=True)
+    password = fields.String(required=True, validate=validate.Length(min=6, max=72,
+                             error="Must be between 6 and 72 characters."))
+    role = fields.String(load_default="user")
+
+    @validates_schema
+    def _known_role(self, data, **kwargs):
+        if data.get("role") not in SELF_REGISTER_ROLES:
+            raise ValidationError("Choose user or seller.", field_name="role")
+
+
+class LoginSchema(InputSchema):
+    """POST /api/auth/login."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    email = fields.String(required=True, validate=validate.Length(max=255))
+    password = fields.String(required=True, validate=validate.Length(max=1024))
+
+
+class ProfileUpdateSchema(InputSchema):
+    """PATCH /api/users/profile: only these four fields; anything else is refused."""
+
+    name = Text(max_length=255, validate=validate.Length(min=1, error="Must not be empty."))
+    phone = Text(max_length=50, allow_none=True)
+    address = Text(max_length=2000, allow_none=True)
+    avatar = Text(max_length=2048, allow_none=True)

@@ -1,0 +1,79 @@
+"""Named SQL queries, read once from sql/queries/*.sql.
+
+Each query in a file starts with a `-- name: <name>` line, followed by one or
+more `-- ` comment lines saying what it returns and which routes use it, then
+the statement. Placeholders are psycopg's `%(name)s`. Repository modules take
+their queries with `query("name")` at import time, so a misspelt name stops
+the service at start-up (and fails the test suite), never at request time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+QUERIES_DIR = Path(__file__).resolve().parent.parent / "sql" / "queries"
+_NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    sql: str
+    doc: str
+    file: str
+
+
+class QueryFileError(Exception):
+    """A query file is malformed (duplicate name, empty body, missing comment)."""
+
+
+def parse_query_file(path: Path) -> list[Query]:
+    """Split one .sql file into its named queries."""
+    text = path.read_text(encoding="utf-8")
+    matches = list(_NAME_LINE.finditer(text))
+    if not matches:
+        raise QueryFileError(f"{path.name}: no '-- name:' line")
+    found = []
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        body = text[match.end():end].strip("\n")
+        doc_lines, sql_lines = [], []
+        for line in body.splitlines():
+            if not sql_lines and line.startswith("--"):
+                doc_lines.append(line.lstrip("-").strip())
+            else:
+                sql_lines.append(line)
+        sql = "\n".join(sql_lines).strip().rstrip(";").strip()
+        name = match.group(1)
+        if not doc_lines:
+            raise QueryFileError(f"{path.name}: query {name} has no comment line")
+        if not sql:
+            raise QueryFileError(f"{path.name}: query {name} has no statement")
+        found.append(Query(name=name, sql=sql, doc=" ".join(doc_lines), file=path.name))
+    return found
+
+
+def load_queries(directory: Path = QUERIES_DIR) -> dict[str, Query]:
+    """Read every query file of the directory; names are unique across files."""
+    registry: dict[str, Query] = {}
+    for path in sorted(directory.glob("*.sql")):
+        for item in parse_query_file(path):
+            if item.name in registry:
+                raise QueryFileError(
+                    f"query {item.name} is defined in both {registry[item.name].file} and {item.file}"
+                )
+            registry[item.name] = item
+    return registry
+
+
+QUERIES = load_queries()
+
+
+def query(name: str) -> Query:
+    """The named query; raises LookupError (at import of the caller) when unknown."""
+    try:
+        return QUERIES[name]
+    except KeyError:
+        raise LookupError(f"no query named {name!r} in {QUERIES_DIR}") from None

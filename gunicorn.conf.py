@@ -1,0 +1,30 @@
+"""gunicorn settings for the CMS service (override any of them on the command line)."""
+
+import logging
+import os
+import sys
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '4000')}"
+workers = int(os.environ.get("WEB_WORKERS", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
+graceful_timeout = 20
+keepalive = 5
+control_socket_disable = True  # several instances may run on one machine (see stack notes)
+accesslog = None
+errorlog = "-"
+
+
+def on_starting(server):
+    """Check settings and database once in the master, so a bad start is one clear line."""
+    from cms.config import ConfigError, load_settings, validate
+    from cms.db import StartupError, open_pool
+
+    try:
+        settings = validate(load_settings())
+        open_pool(settings.with_overrides(pool_min_size=1, pool_max_size=1)).close()
+    except (StartupError, ConfigError) as error:
+        logging.getLogger("cms").critical("cannot start: %s", error)
+        print(f"cms: cannot start: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,113 @@
+-- name: get_user
+-- One user by id, without the password hash (or no row).
+-- Used by: every authenticated request (token loader), GET /api/users/profile.
+SELECT
+    id,
+    name,
+    email,
+    role,
+    is_active,
+    last_login,
+    phone,
+    address,
+    avatar,
+    created_at,
+    updated_at
+FROM users
+WHERE id = %(id)s;
+
+-- name: find_user_for_login
+-- One user by email, compared trimmed and case-insensitively, with the hash.
+-- Used by: POST /api/auth/login. Index: users_email_lower_unique.
+SELECT
+    id,
+    name,
+    email,
+    role,
+    is_active,
+    password_hash,
+    last_login,
+    phone,
+    address,
+    avatar,
+    created_at,
+    updated_at
+FROM users
+WHERE lower(btrim(email)) = lower(btrim(%(email)s));
+
+-- name: email_taken
+-- Whether an account already uses this email, up to case and blanks (one row).
+-- Used by: POST /api/auth/register, POST /api/admin/users, POST /api/admin/sellers.
+SELECT exists(
+    SELECT 1
+    FROM users
+    WHERE lower(btrim(email)) = lower(btrim(%(email)s))
+) AS taken;
+
+-- name: insert_user
+-- Create a user; returns the new row without the hash.
+-- Used by: POST /api/auth/register, POST /api/admin/users, POST /api/admin/sellers, cms create-admin.
+INSERT INTO users (name, email, password_hash, role, phone, address, is_active)
+VALUES (
+    %(name)s,
+    btrim(%(email)s),
+    %(password_hash)s,
+    %(role)s,
+    %(phone)s,
+    %(address)s,
+    true
+)
+RETURNING
+    id,
+    name,
+    email,
+    role,
+    is_active,
+    last_login,
+    phone,
+    address,
+    avatar,
+    created_at,
+    updated_at;
+
+-- name: touch_last_login
+-- Record a successful login (no rows returned). Used by: POST /api/auth/login.
+UPDATE users
+SET last_login = now() AT TIME ZONE 'utc'
+WHERE id = %(id)s;
+
+-- name: update_profile
+-- Change the caller's own name, phone, address and avatar; NULL keeps a value.
+-- Returns the updated row. Used by: PATCH /api/users/profile.
+UPDATE users
+SET
+    name = coalesce(%(name)s, name),
+    phone = CASE WHEN %(set_phone)s THEN %(phone)s ELSE phone END,
+    address = CASE WHEN %(set_address)s THEN %(address)s ELSE address END,
+    avatar = CASE WHEN %(set_avatar)s THEN %(avatar)s ELSE avatar END
+WHERE id = %(id)s
+RETURNING
+    id,
+    name,
+    email,
+    role,
+    is_active,
+    last_login,
+    phone,
+    address,
+    avatar,
+    created_at,
+    updated_at;
+
+-- name: list_users
+-- Every user, oldest first, without hashes. Used by: GET /api/users, GET /api/admin/users.
+SELECT
+    id,
+    name,
+    email,
+    role,
+    is_active,
+    last_login,
+    created_at
+FROM users
+ORDER BY id;
