@@ -1,0 +1,5 @@
+"""Routes of this area of the contract (being built)."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin_cars", __name__)
