@@ -58,11 +58,25 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from cms.api import admin, cars, favorites, health, images, inquiries, payments, reviews, seller, users
+    from cms.api import (
+        admin,
+        admin_cars,
+        admin_ops,
+        cars,
+        favorites,
+        health,
+        images,
+        inquiries,
+        payments,
+        reviews,
+        seller,
+        seller_inquiries,
+        users,
+    )
     from cms.api import auth as auth_api
 
-    for module in (health, auth_api, users, cars, images, favorites, inquiries, reviews,
-                   seller, admin, payments):
+    for module in (health, admin_ops, auth_api, users, cars, images, favorites, inquiries, reviews,
+                   seller, seller_inquiries, admin, admin_cars, payments):
         app.register_blueprint(module.bp)
 
 

@@ -29,6 +29,7 @@ DEFAULT_PASSWORD = "Password123!"
 APP_TABLES = (
     "admin_actions", "car_image_files", "car_images", "favorites", "reviews",
     "inquiries", "orders", "cars", "users", "legacy_row_repairs",
+    "auth_events", "notification_attempts", "notification_outbox", "settings",
 )
 
 
@@ -141,6 +142,7 @@ def _empty_tables(request):
                 pgsql.SQL(", ").join(pgsql.Identifier(t) for t in APP_TABLES)
             )
         )
+        conn.execute("INSERT INTO settings DEFAULT VALUES")
     yield
 
 

@@ -166,3 +166,22 @@ class IdConverter(BaseConverter):
 
     def to_url(self, value) -> str:
         return str(value)
+
+
+def money(value) -> int | float | None:
+    """A numeric column as a JSON number (whole amounts as integers)."""
+    return Money()._serialize(value, None, None)
+
+
+class StrictBoolean(fields.Field):
+    """JSON true or false only (no "yes", 1 or "true")."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else bool(value)

@@ -1,0 +1,45 @@
+"""Security log, dashboard figures and seller performance."""
+
+from __future__ import annotations
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from cms.db import execute, fetch_all, fetch_one
+from cms.sql import query
+
+LIST_AUTH_EVENTS = query("list_auth_events")
+INSERT_AUTH_EVENT = query("insert_auth_event")
+DASHBOARD_FIGURES = query("dashboard_figures")
+SELLER_PERFORMANCE_TOTALS = query("seller_performance_totals")
+SELLER_PERFORMANCE_BY_MONTH = query("seller_performance_by_month")
+
+
+def list_auth_events(conn: Connection, filters: dict) -> list[dict]:
+    return fetch_all(conn, LIST_AUTH_EVENTS, filters)
+
+
+def insert_auth_event(conn: Connection, *, event_type: str, user_id: int | None, email: str | None,
+                      ip: str | None, user_agent: str | None, details: dict | None = None) -> None:
+    execute(conn, INSERT_AUTH_EVENT, {
+        "event_type": event_type, "user_id": user_id, "email": email, "ip": ip,
+        "user_agent": user_agent or "", "details": Jsonb(details or {}),
+    })
+
+
+def dashboard_figures(conn: Connection) -> dict:
+    return fetch_one(conn, DASHBOARD_FIGURES)
+
+
+def seller_performance(conn: Connection, seller_id: int, months: int) -> tuple[dict | None, list[dict]]:
+    totals = fetch_one(conn, SELLER_PERFORMANCE_TOTALS, {"seller_id": seller_id})
+    if totals is None:
+        return None, []
+    return totals, fetch_all(conn, SELLER_PERFORMANCE_BY_MONTH, {"seller_id": seller_id, "months": months})
+
+
+RECENT_LOGIN_FAILURES = query("recent_login_failures")
+
+
+def recent_login_failures(conn: Connection, *, email: str, ip: str, window_seconds: int) -> dict:
+    return fetch_one(conn, RECENT_LOGIN_FAILURES, {"email": email, "ip": ip, "window_seconds": window_seconds})

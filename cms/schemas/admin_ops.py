@@ -1,0 +1,91 @@
+"""Security log, dashboard, settings and seller performance."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from cms.schemas.fields import InputSchema, Money, OutputSchema, StrictBoolean, Text, UtcDateTime
+
+AUTH_EVENT_TYPES = (
+    "login_success", "login_failure", "login_throttled", "register", "role_change", "activation_change",
+)
+
+
+class UtcTimestamp(fields.DateTime):
+    """An ISO date or date-time; aware values are converted to naive UTC (the columns hold UTC)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and len(value.strip()) == 10:
+            try:
+                return dt.datetime.combine(dt.date.fromisoformat(value.strip()), dt.time())
+            except ValueError:
+                raise self.make_error("invalid", input=value, obj_type="datetime") from None
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return moment
+
+
+class PageQuery(InputSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+
+class SecurityLogQuery(PageQuery):
+    eventType = fields.String(attribute="event_type", load_default=None,
+                              validate=validate.OneOf(AUTH_EVENT_TYPES))
+    email = fields.String(load_default=None, validate=validate.Length(max=255))
+    ip = fields.String(load_default=None, validate=validate.Length(max=64))
+    startDate = UtcTimestamp(attribute="start_at", load_default=None)
+    endDate = UtcTimestamp(attribute="end_at", load_default=None)
+
+
+class AuthEventSchema(OutputSchema):
+    id = fields.Integer()
+    occurred_at = UtcDateTime(data_key="time")
+    event_type = fields.String(data_key="eventType")
+    user_id = fields.Integer(data_key="userId", allow_none=True)
+    email = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    user_agent = fields.String(data_key="userAgent", allow_none=True)
+    details = fields.Raw()
+
+
+class SettingsSchema(OutputSchema):
+    maintenance_enabled = fields.Boolean(data_key="maintenanceEnabled")
+    maintenance_message = fields.String(data_key="maintenanceMessage")
+    discount_percent = Money(data_key="discountPercent")
+    discount_label = fields.String(data_key="discountLabel", allow_none=True)
+    discount_starts_at = UtcDateTime(data_key="discountStartsAt")
+    discount_ends_at = UtcDateTime(data_key="discountEndsAt")
+    updated_at = UtcDateTime(data_key="updatedAt")
+    updated_by = fields.Integer(data_key="updatedBy", allow_none=True)
+
+
+class SettingsUpdateSchema(InputSchema):
+    maintenanceEnabled = StrictBoolean(attribute="maintenance_enabled")
+    maintenanceMessage = Text(attribute="maintenance_message", max_length=500,
+                              validate=validate.Length(min=1, error="Must not be empty."))
+    discountPercent = Money(attribute="discount_percent")
+    discountLabel = Text(attribute="discount_label", max_length=100, allow_none=True)
+    discountStartsAt = UtcTimestamp(attribute="discount_starts_at", allow_none=True)
+    discountEndsAt = UtcTimestamp(attribute="discount_ends_at", allow_none=True)
+
+    @validates_schema
+    def _discount_range(self, data, **kwargs):
+        percent = data.get("discount_percent")
+        if percent is not None and percent > 90:
+            raise ValidationError("Must be between 0 and 90.", field_name="discountPercent")
+
+
+class PerformanceQuery(InputSchema):
+    months = fields.Integer(load_default=12, validate=validate.Range(min=1, max=60))
+
+
+class MonthFigures(OutputSchema):
+    month = fields.String()
+    listings = fields.Integer()
+    sales = fields.Integer()
+    revenue = Money()

@@ -1,0 +1,1 @@
+"""Logic that spans several repositories (checkout, reports, notifications, images, settings)."""

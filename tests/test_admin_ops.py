@@ -1,0 +1,193 @@
+"""Admin operations: dashboard, settings (maintenance, discount), security log, seller performance."""
+
+import datetime as dt
+
+import pytest
+
+from cms.services import settings as runtime_settings
+
+
+@pytest.fixture
+def admin(factory):
+    return factory.user("admin")
+
+
+@pytest.fixture
+def no_settings_cache(monkeypatch):
+    """Every request re-reads the settings row (as another instance would after CACHE_SECONDS)."""
+    monkeypatch.setattr(runtime_settings, "CACHE_SECONDS", 0.0)
+
+
+def _utc_now():
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@pytest.mark.parametrize("path", [
+    "/api/admin/dashboard", "/api/admin/settings", "/api/admin/security-log",
+    "/api/admin/sellers/1/performance",
+])
+def test_admin_operations_refuse_anonymous_and_non_admins(client, factory, path):
+    assert client.get(path).status_code == 401
+    for role in ("user", "seller"):
+        response = client.get(path, headers=factory.headers(factory.user(role)))
+        assert response.status_code == 403
+        assert response.get_json() == {"error": "Forbidden"}
+
+
+def test_dashboard_counts_users_listings_and_sales_from_the_database(client, factory, admin):
+    seller = factory.user("seller")
+    buyer = factory.user("user")
+    sold = factory.car(seller, status="sold")
+    factory.car(seller, status="pending")
+    factory.car(seller, status="pending")
+    factory.car(seller, status="available")
+    factory.row("orders", car_id=sold["id"], buyer_id=buyer["id"], seller_id=seller["id"],
+                final_price=1000, status="paid")
+    old_car = factory.car(seller, status="sold")
+    factory.row("orders", car_id=old_car["id"], buyer_id=buyer["id"], seller_id=seller["id"],
+                final_price=500, status="completed", created_at=_utc_now() - dt.timedelta(days=10))
+    very_old = factory.car(seller, status="sold")
+    factory.row("orders", car_id=very_old["id"], buyer_id=buyer["id"], seller_id=seller["id"],
+                final_price=700, status="completed", created_at=_utc_now() - dt.timedelta(days=40))
+    factory.row("orders", car_id=very_old["id"], buyer_id=buyer["id"], seller_id=seller["id"],
+                final_price=900, status="cancelled")
+
+    body = client.get("/api/admin/dashboard", headers=factory.headers(admin)).get_json()
+
+    assert body["usersByRole"] == {"user": 1, "seller": 1, "admin": 1}
+    assert body["totalUsers"] == 3
+    assert body["pendingListings"] == 2
+    assert body["listingsByStatus"] == {"sold": 3, "pending": 2, "available": 1}
+    assert body["sales"]["today"] == {"count": 1, "revenue": 1000}
+    assert body["sales"]["last30Days"] == {"count": 2, "revenue": 1500}
+
+
+def test_settings_update_is_validated_audited_and_returned(client, factory, admin, sql):
+    headers = factory.headers(admin)
+    assert client.get("/api/admin/settings", headers=headers).get_json()["maintenanceEnabled"] is False
+
+    response = client.put("/api/admin/settings", headers=headers, json={
+        "discountPercent": 10, "discountLabel": "Winter sale",
+    })
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["discountPercent"] == 10
+    assert body["discountLabel"] == "Winter sale"
+    assert body["updatedBy"] == admin["id"]
+    audit = sql.execute("SELECT action_type, admin_id, details FROM admin_actions").fetchall()
+    assert audit == [{"action_type": "update_settings", "admin_id": admin["id"],
+                      "details": {"discountPercent": 10, "discountLabel": "Winter sale"}}]
+
+
+@pytest.mark.parametrize("body", [
+    {"discountPercent": 95},
+    {"discountPercent": -1},
+    {"discountPercent": "lots"},
+    {"maintenanceEnabled": "yes"},
+    {"maintenanceMessage": ""},
+    {"discountStartsAt": "2030-01-02", "discountEndsAt": "2030-01-01"},
+    {"discountStartsAt": "not a date"},
+    {"unknownSetting": 1},
+])
+def test_invalid_settings_are_refused_and_change_nothing(client, factory, admin, sql, body):
+    response = client.put("/api/admin/settings", headers=factory.headers(admin), json=body)
+    assert response.status_code == 400
+    assert "error" in response.get_json()
+    row = sql.execute("SELECT discount_percent, maintenance_enabled FROM settings").fetchone()
+    assert row == {"discount_percent": 0, "maintenance_enabled": False}
+    assert sql.execute("SELECT count(*) AS n FROM admin_actions").fetchone()["n"] == 0
+
+
+def test_maintenance_mode_answers_503_to_everyone_but_admins_ping_and_login(
+        client, factory, admin, no_settings_cache, sql):
+    user = factory.user("user")
+    sql.execute("UPDATE settings SET maintenance_enabled = true, maintenance_message = 'Back at noon'")
+
+    refused = client.get("/api/users/profile", headers=factory.headers(user))
+    assert refused.status_code == 503
+    assert refused.get_json()["error"] == "Back at noon"
+    assert client.get("/api/admin/dashboard").status_code == 503
+    assert client.get("/ping").status_code == 200
+    login = client.post("/api/auth/login", json={"email": admin["email"], "password": admin["password"]})
+    assert login.status_code == 200
+    assert client.get("/api/users/profile", headers=factory.headers(admin)).status_code == 200
+
+    switch_off = client.put("/api/admin/settings", headers=factory.headers(admin),
+                            json={"maintenanceEnabled": False})
+    assert switch_off.status_code == 200
+    assert client.get("/api/users/profile", headers=factory.headers(user)).status_code == 200
+
+
+def test_a_settings_change_reaches_another_instance_without_restart(
+        make_app, factory, admin, no_settings_cache):
+    first, second = make_app().test_client(), make_app().test_client()
+    user = factory.user("user")
+    assert second.get("/api/users/profile", headers=factory.headers(user)).status_code == 200
+    first.put("/api/admin/settings", headers=factory.headers(admin), json={"maintenanceEnabled": True})
+    assert second.get("/api/users/profile", headers=factory.headers(user)).status_code == 503
+
+
+def test_security_log_lists_events_newest_first_with_filters_and_paging(client, factory, admin, sql):
+    now = _utc_now()
+    for minutes, event, email in [(30, "login_failure", "a@example.com"), (20, "login_success", "a@example.com"),
+                                  (10, "register", "b@example.com")]:
+        factory.row("auth_events", event_type=event, email=email, ip="10.0.0.1", user_agent="UA",
+                    occurred_at=now - dt.timedelta(minutes=minutes))
+    headers = factory.headers(admin)
+
+    body = client.get("/api/admin/security-log", headers=headers).get_json()
+    assert [e["eventType"] for e in body["events"]] == ["register", "login_success", "login_failure"]
+    first = body["events"][0]
+    assert set(first) == {"id", "time", "eventType", "userId", "email", "ip", "userAgent", "details"}
+    assert first["time"].endswith("Z")
+    assert body["pagination"] == {"limit": 50, "offset": 0, "total": 3}
+
+    by_email = client.get("/api/admin/security-log?email=A@example.com", headers=headers).get_json()
+    assert [e["eventType"] for e in by_email["events"]] == ["login_success", "login_failure"]
+    by_type = client.get("/api/admin/security-log?eventType=register", headers=headers).get_json()
+    assert [e["email"] for e in by_type["events"]] == ["b@example.com"]
+    paged = client.get("/api/admin/security-log?limit=1&offset=1", headers=headers).get_json()
+    assert [e["eventType"] for e in paged["events"]] == ["login_success"]
+    assert paged["pagination"] == {"limit": 1, "offset": 1, "total": 3}
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=abc", "offset=-1", "eventType=bogus",
+                                   "startDate=yesterday", "startDate=2030-01-02&endDate=2030-01-01"])
+def test_security_log_refuses_bad_filters(client, factory, admin, query):
+    response = client.get(f"/api/admin/security-log?{query}", headers=factory.headers(admin))
+    assert response.status_code == 400
+    assert "error" in response.get_json()
+
+
+def test_seller_performance_counts_listings_approval_and_sales(client, factory, admin):
+    seller = factory.user("seller", name="Sally")
+    buyer = factory.user("user")
+    sold = factory.car(seller, status="sold")
+    factory.car(seller, status="available")
+    factory.car(seller, status="rejected")
+    factory.car(seller, status="pending")
+    factory.row("orders", car_id=sold["id"], buyer_id=buyer["id"], seller_id=seller["id"],
+                final_price=1234.5, status="paid")
+
+    response = client.get(f"/api/admin/sellers/{seller['id']}/performance?months=3",
+                          headers=factory.headers(admin))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["name"] == "Sally"
+    assert body["totalListings"] == 4
+    assert body["approvedListings"] == 2
+    assert body["approvalRate"] == 0.5
+    assert body["salesCount"] == 1
+    assert body["salesValue"] == 1234.5
+    assert len(body["monthly"]) == 3
+    this_month = body["monthly"][-1]
+    assert this_month == {"month": _utc_now().strftime("%Y-%m"), "listings": 4, "sales": 1, "revenue": 1234.5}
+
+
+def test_seller_performance_of_unknown_or_non_seller_is_404_and_bad_id_400(client, factory, admin):
+    headers = factory.headers(admin)
+    buyer = factory.user("user")
+    assert client.get("/api/admin/sellers/999999/performance", headers=headers).status_code == 404
+    assert client.get(f"/api/admin/sellers/{buyer['id']}/performance", headers=headers).status_code == 404
+    assert client.get("/api/admin/sellers/abc/performance", headers=headers).status_code == 400
+    assert client.get("/api/admin/sellers/1/performance?months=0", headers=headers).status_code == 400
