@@ -191,3 +191,17 @@ def test_seller_performance_of_unknown_or_non_seller_is_404_and_bad_id_400(clien
     assert client.get(f"/api/admin/sellers/{buyer['id']}/performance", headers=headers).status_code == 404
     assert client.get("/api/admin/sellers/abc/performance", headers=headers).status_code == 400
     assert client.get("/api/admin/sellers/1/performance?months=0", headers=headers).status_code == 400
+
+
+def test_recent_notifications_lists_outbox_rows_newest_first(client, factory, admin):
+    factory.row("notification_outbox", kind="test", message="first")
+    factory.row("notification_outbox", kind="test", message="second", status="sent", attempts=1,
+                telegram_message_id=77)
+    response = client.get("/api/admin/notifications?limit=10", headers=factory.headers(admin))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert [n["message"] for n in body["notifications"]] == ["second", "first"]
+    assert body["notifications"][0]["status"] == "sent"
+    assert body["notifications"][0]["telegramMessageId"] == 77
+    assert body["pagination"] == {"limit": 10, "offset": 0}
+    assert client.get("/api/admin/notifications", headers=factory.headers(factory.user("user"))).status_code == 403

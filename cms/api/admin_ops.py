@@ -10,11 +10,14 @@ from cms import db
 from cms.auth import roles_required
 from cms.errors import AppError, Invalid, NotFound
 from cms.repositories import admin_ops as ops_repo
+from cms.repositories import outbox as outbox_repo
 from cms.repositories import settings as settings_repo
 from cms.repositories.audit import record_admin_action
 from cms.schemas.admin_ops import (
     AuthEventSchema,
     MonthFigures,
+    NotificationSchema,
+    PageQuery,
     PerformanceQuery,
     SecurityLogQuery,
     SettingsSchema,
@@ -120,3 +123,11 @@ def seller_performance(seller_id: int):
         "salesValue": money(totals["sales_value"]),
         "monthly": MonthFigures(many=True).dump(monthly),
     })
+
+
+@bp.get("/notifications")
+@roles_required("admin")
+def recent_notifications():
+    page = load_query(PageQuery())
+    rows = outbox_repo.list_recent(db.connection(), page["limit"], page["offset"])
+    return jsonify({"notifications": NotificationSchema(many=True).dump(rows), "pagination": page})

@@ -89,3 +89,16 @@ class MonthFigures(OutputSchema):
     listings = fields.Integer()
     sales = fields.Integer()
     revenue = Money()
+
+
+class NotificationSchema(OutputSchema):
+    id = fields.Integer()
+    kind = fields.String()
+    message = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = UtcDateTime(data_key="nextAttemptAt")
+    last_error = fields.String(data_key="lastError", allow_none=True)
+    telegram_message_id = fields.Integer(data_key="telegramMessageId", allow_none=True)
+    created_at = UtcDateTime(data_key="createdAt")
+    sent_at = UtcDateTime(data_key="sentAt")
