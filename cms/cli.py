@@ -174,3 +174,15 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
     click.echo(f"serving on http://localhost:{settings.port}")
     os.chdir(ROOT)
     os.execv(args[0], args)
+
+
+def _register_subcommands() -> None:
+    """Commands kept in modules of their own (backups, notifications)."""
+    from cms import cli_ops
+    from cms.cli_outbox import outbox_worker
+
+    cli_ops.register(main)
+    main.add_command(outbox_worker)
+
+
+_register_subcommands()
