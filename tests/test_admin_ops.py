@@ -205,3 +205,19 @@ def test_recent_notifications_lists_outbox_rows_newest_first(client, factory, ad
     assert body["notifications"][0]["telegramMessageId"] == 77
     assert body["pagination"] == {"limit": 10, "offset": 0}
     assert client.get("/api/admin/notifications", headers=factory.headers(factory.user("user"))).status_code == 403
+
+
+def test_role_and_activation_changes_land_in_the_security_log(client, factory, admin, sql):
+    target = factory.user("user", email="target@example.com")
+    headers = {**factory.headers(admin), "User-Agent": "AdminConsole/1.0"}
+    assert client.patch(f"/api/admin/users/{target['id']}", headers=headers, json={"role": "seller"}).status_code == 200
+    assert client.patch(f"/api/admin/users/{target['id']}", headers=headers,
+                        json={"isActive": False}).status_code == 200
+    events = sql.execute(
+        "SELECT event_type, user_id, email, user_agent, details FROM auth_events ORDER BY id").fetchall()
+    assert events == [
+        {"event_type": "role_change", "user_id": target["id"], "email": "target@example.com",
+         "user_agent": "AdminConsole/1.0", "details": {"by": admin["id"], "from": "user", "to": "seller"}},
+        {"event_type": "activation_change", "user_id": target["id"], "email": "target@example.com",
+         "user_agent": "AdminConsole/1.0", "details": {"by": admin["id"], "from": True, "to": False}},
+    ]

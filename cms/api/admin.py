@@ -37,7 +37,7 @@ from cms.schemas.admin import (
 )
 from cms.schemas.fields import load_json, load_query
 from cms.schemas.users import UserListItemSchema, UserSchema
-from cms.services import passwords
+from cms.services import passwords, security
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 
@@ -143,6 +143,11 @@ def update_user(user_id: int):
             "changes": {AUDIT_KEYS[key]: changes[key] for key in previous},
             "previous": {AUDIT_KEYS[key]: value for key, value in previous.items()},
         })
+        for key, event_type in (("role", "role_change"), ("is_active", "activation_change")):
+            if key in previous:
+                security.record(conn, event_type, user_id=user_id, email=target["email"], details={
+                    "by": caller_id, "from": previous[key], "to": changes[key],
+                })
     return jsonify(UserSchema().dump(user))
 
 
