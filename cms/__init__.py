@@ -13,6 +13,7 @@ from cms import auth, db, errors
 from cms.config import Settings, load_settings, validate
 from cms.logging_setup import configure_logging
 from cms.schemas.fields import IdConverter
+from cms.services import notifications
 
 log = logging.getLogger("cms.request")
 
@@ -52,6 +53,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     db.init_app(app, pool or db.open_pool(settings))
     auth.init_app(app)
     errors.register_error_handlers(app)
+    notifications.init_app(app)
     _register_request_log(app)
     _register_blueprints(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
@@ -19,7 +20,7 @@ class ConfigError(Exception):
     """A setting is missing or invalid; the service must not start."""
 
 
-def _int(name: str, default: int, minimum: int | None = None) -> int:
+def _int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -29,17 +30,24 @@ def _int(name: str, default: int, minimum: int | None = None) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
-def _float(name: str, default: float) -> float:
+def _float(name: str, default: float, minimum: float | None = None) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw}")
+    return value
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -75,6 +83,7 @@ class Settings:
     telegram_bot_token: str = ""
     telegram_chat_id: str = ""
     telegram_api_url: str = "https://api.telegram.org"
+    notifications_worker_thread: bool = True
     extra: dict = field(default_factory=dict)
 
     @property
@@ -96,13 +105,13 @@ def load_settings(dotenv_path: str | None = None) -> Settings:
     return Settings(
         env=os.environ.get("APP_ENV", "production").strip().lower() or "production",
         database_url=os.environ.get("DATABASE_URL", "").strip(),
-        port=_int("PORT", 4000, minimum=1),
+        port=_int("PORT", 4000, minimum=1, maximum=65535),
         jwt_secret=os.environ.get("JWT_SECRET", ""),
         jwt_expires_in=_int("JWT_EXPIRES_IN", 24 * 3600, minimum=60),
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
         pool_min_size=_int("DB_POOL_MIN", 2, minimum=0),
         pool_max_size=_int("DB_POOL_MAX", 10, minimum=1),
-        pool_timeout=_float("DB_POOL_TIMEOUT", 5.0),
+        pool_timeout=_float("DB_POOL_TIMEOUT", 5.0, minimum=0.1),
         statement_timeout_ms=_int("DB_STATEMENT_TIMEOUT_MS", 15000, minimum=0),
         max_request_bytes=_int("MAX_REQUEST_BYTES", 60 * 1024 * 1024, minimum=1024),
         bcrypt_rounds=_int("BCRYPT_ROUNDS", 10, minimum=MIN_BCRYPT_ROUNDS),
@@ -112,6 +121,7 @@ def load_settings(dotenv_path: str | None = None) -> Settings:
         telegram_bot_token=os.environ.get("TELEGRAM_BOT_TOKEN", "").strip(),
         telegram_chat_id=os.environ.get("TELEGRAM_CHAT_ID", "").strip(),
         telegram_api_url=os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org").strip().rstrip("/"),
+        notifications_worker_thread=_bool("NOTIFICATIONS_WORKER_THREAD", True),
     )
 
 

@@ -220,3 +220,20 @@ class Factory:
 @pytest.fixture
 def factory(sql, app):
     return Factory(sql, app)
+
+
+class OutboxMessages:
+    """The texts queued in notification_outbox, oldest first."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    @property
+    def messages(self) -> list[str]:
+        rows = self.conn.execute("SELECT message FROM notification_outbox ORDER BY id").fetchall()
+        return [row["message"] for row in rows]
+
+
+@pytest.fixture
+def outbox_messages(sql):
+    return OutboxMessages(sql)

@@ -7,8 +7,6 @@ import re
 
 import pytest
 
-from cms.services.notifications import RecordingNotifier
-
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 FIELDS = {"id", "carId", "userId", "sellerId", "message", "status", "type", "requestedDate", "response",
           "createdAt", "updatedAt"}
@@ -34,10 +32,8 @@ def car(factory, seller):
 
 
 @pytest.fixture
-def recorder(app, monkeypatch):
-    notifier = RecordingNotifier()
-    monkeypatch.setitem(app.extensions, "cms.notifier", notifier)
-    return notifier
+def recorder(outbox_messages):
+    return outbox_messages
 
 
 def post_inquiry(client, headers, **body):
@@ -255,18 +251,18 @@ def test_the_seller_is_notified_of_a_new_inquiry_naming_the_car_and_the_buyer(cl
     assert "Can I try it?" in text
 
 
-def test_the_notification_is_sent_only_after_the_inquiry_is_committed(app, client, factory, buyer, car, sql,
-                                                                       monkeypatch):
-    seen_by_another_connection = []
+def test_the_notification_is_queued_in_the_inquirys_transaction(client, factory, buyer, car, sql, monkeypatch):
+    from cms.repositories import outbox as outbox_repo
 
-    class CheckingNotifier:
-        def send(self, text):
-            seen_by_another_connection.append(count_inquiries(sql))
+    def broken_enqueue(conn, kind, message):
+        raise RuntimeError("outbox write failed")
 
-    monkeypatch.setitem(app.extensions, "cms.notifier", CheckingNotifier())
+    monkeypatch.setattr(outbox_repo, "enqueue", broken_enqueue)
     response = post_inquiry(client, factory.headers(buyer), carId=car["id"], message="Hi")
-    assert response.status_code == 200
-    assert seen_by_another_connection == [1]
+    assert response.status_code == 500
+    # Inquiry and announcement are one transaction: neither was written.
+    assert count_inquiries(sql) == 0
+    assert sql.execute("SELECT count(*) AS n FROM notification_outbox").fetchone()["n"] == 0
 
 
 def test_a_refused_inquiry_sends_no_notification(client, factory, buyer, car, recorder):
@@ -274,16 +270,6 @@ def test_a_refused_inquiry_sends_no_notification(client, factory, buyer, car, re
                  requestedDate="")
     post_inquiry(client, factory.headers(buyer), carId=car["id"], message="")
     assert recorder.messages == []
-
-
-def test_a_failing_notifier_does_not_fail_the_inquiry(app, client, factory, buyer, car, monkeypatch):
-    class BrokenNotifier:
-        def send(self, text):
-            raise RuntimeError("telegram is down")
-
-    monkeypatch.setitem(app.extensions, "cms.notifier", BrokenNotifier())
-    response = post_inquiry(client, factory.headers(buyer), carId=car["id"], message="Hi")
-    assert response.status_code == 200
 
 
 def test_an_inquiry_about_a_car_without_seller_is_stored_without_seller(client, factory, buyer, recorder):

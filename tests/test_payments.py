@@ -8,8 +8,6 @@ import threading
 import psycopg
 import pytest
 
-from cms.services.notifications import EXTENSION_KEY, RecordingNotifier
-
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ORDER_KEYS = {"id", "carId", "buyerId", "sellerId", "finalPrice", "status", "documents", "createdAt", "updatedAt"}
 CAR_KEYS = {"id", "title", "price", "description", "sellerId", "status", "brand", "model", "year", "fuelType",
@@ -45,10 +43,8 @@ def people(factory):
 
 
 @pytest.fixture
-def recorder(app, monkeypatch):
-    notifier = RecordingNotifier()
-    monkeypatch.setitem(app.extensions, EXTENSION_KEY, notifier)
-    return notifier
+def recorder(outbox_messages):
+    return outbox_messages
 
 
 def checkout(client, factory, buyer, car_id):
@@ -337,10 +333,9 @@ def test_my_orders_runs_the_same_number_of_statements_whatever_the_number_of_ord
 
 # --- races ---------------------------------------------------------------------------
 
-def test_a_car_is_sold_only_once_when_20_buyers_race(make_app, factory, sql):
+def test_a_car_is_sold_only_once_when_20_buyers_race(make_app, factory, sql, outbox_messages):
     app = make_app(pool_max_size=25)
-    notifier = RecordingNotifier()
-    app.extensions[EXTENSION_KEY] = notifier
+    notifier = outbox_messages
     seller = factory.user("seller")
     car = factory.car(seller, price=185000)
     buyers = [factory.user("user") for _ in range(20)]

@@ -39,6 +39,6 @@ def create_inquiry():
             type=body["type"],
             requested_date=body["requested_date"],
         )
-    # Only now: the inquiry is committed (a rollback above announces nothing).
-    notifications.notify_inquiry_created(inquiry, car, current_user.row)
+        # Same transaction: the announcement exists exactly when the inquiry does.
+        notifications.queue_inquiry_created(conn, inquiry, car, current_user.row)
     return jsonify(InquirySchema().dump(inquiry))

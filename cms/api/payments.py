@@ -37,9 +37,10 @@ def confirm_payment():
     body = load_json(ConfirmPaymentSchema())
     with db.transaction() as conn:
         outcome = orders_service.confirm_payment(conn, buyer_id=current_user.id, order_id=body["order_id"])
+        if outcome.refusal is None:
+            notifications.queue_payment_confirmed(conn, outcome.order, outcome.car, current_user.row)
     if outcome.refusal is not None:
         raise outcome.refusal  # after commit: the losing order stays cancelled
-    notifications.notify_payment_confirmed(outcome.order, outcome.car, current_user.row)  # never raises
     return jsonify({"message": "Payment confirmed", "order": OrderSchema().dump(outcome.order)})
 
 
