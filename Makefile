@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install run test lint fmt-sql clean
+.PHONY: install run test lint lint-sql fmt-sql clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,16 @@ test: install
 
 lint: install
 	$(BIN)/ruff check cms tests wsgi.py
+
+## SQL style (sqlfluff, rules in .sqlfluff) over sql/ and seed.sql, and lock-safety of the
+## migrations (squawk, excuses in .squawk.toml and in the files). See docs/dba.md.
+lint-sql: install
+	$(BIN)/sqlfluff lint --processes 2 sql seed.sql
+	$(BIN)/squawk sql/migrations/*.sql
+
+## Rewrite the SQL files into the house style where sqlfluff can; review the diff.
+fmt-sql: install
+	$(BIN)/sqlfluff fix --processes 2 sql seed.sql
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -13,15 +13,15 @@ INSERT INTO users (name, email, password_hash, role, is_active)
 VALUES
 (
     'Admin User', 'admin@example.com',
-    '$2b$10$xHu5OCIILmJdVRTU6C.fdOvyh8JnW2xrsuqZ2kZt6MwiJR5RhsoMO', 'admin', true
+    '$2b$10$xHu5OCIILmJdVRTU6C.fdOvyh8JnW2xrsuqZ2kZt6MwiJR5RhsoMO', 'admin', TRUE
 ),
 (
     'Sam Seller', 'seller@example.com',
-    '$2b$10$pnR11rw6u0iTwtCTY/ECD.KwNx7R.CV463dGd.f/xykjcwuVOh3ui', 'seller', true
+    '$2b$10$pnR11rw6u0iTwtCTY/ECD.KwNx7R.CV463dGd.f/xykjcwuVOh3ui', 'seller', TRUE
 ),
 (
     'Uma User', 'user@example.com',
-    '$2b$10$dzj9rCXMs6T3c1opd7gNs.2DTEYCzEEN3hBL2h9o6MAQg2IlrAwma', 'user', true
+    '$2b$10$dzj9rCXMs6T3c1opd7gNs.2DTEYCzEEN3hBL2h9o6MAQg2IlrAwma', 'user', TRUE
 )
 ON CONFLICT ((lower(btrim(email)))) DO NOTHING;
 
@@ -87,7 +87,12 @@ WHERE
 
 -- Reviews: the buyer's opinion of the first car.
 INSERT INTO reviews (car_id, user_id, user_name, rating, comment)
-SELECT car.id, buyer.id, buyer.name, 5, 'Stunning car, smooth test drive.'
+SELECT
+    car.id AS car_id,
+    buyer.id AS user_id,
+    buyer.name AS user_name,
+    5 AS rating,
+    'Stunning car, smooth test drive.' AS comment
 FROM cars AS car
 INNER JOIN users AS buyer ON buyer.email = 'user@example.com'
 WHERE car.title = 'Aura GT-S Concept'

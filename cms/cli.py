@@ -19,7 +19,10 @@ VAR_DIR = ROOT / "var"
 
 
 def _database_url() -> str:
-    url = load_settings().database_url
+    try:
+        url = load_settings().database_url
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     if not url:
         raise click.ClickException("DATABASE_URL is not set (see .env.example)")
     return url
@@ -76,24 +79,37 @@ def db_seed() -> None:
 @click.option("--name", default="Administrator", show_default=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create_admin(email: str, name: str, password: str) -> None:
-    """Create an admin account (or fail if the email is taken)."""
-    from cms import create_app
+    """Create an admin account (or fail if the email is taken).
+
+    Needs only DATABASE_URL (no JWT secret, no pool): one connection, one transaction.
+    """
+    from marshmallow import ValidationError, validate
+    from psycopg.rows import dict_row
+
     from cms.auth import hash_password
     from cms.errors import AppError
     from cms.repositories import users as users_repo
 
+    email = email.strip()
+    try:
+        validate.Email()(email)
+    except ValidationError:
+        raise click.ClickException(f"{email!r} is not a valid email address") from None
     if len(password) < 8:
         raise click.ClickException("the password must have at least 8 characters")
-    app = create_app({"pool_min_size": 0, "pool_max_size": 1})
-    with app.app_context():
-        try:
-            password_hash = hash_password(password)
-        except AppError as error:
-            raise click.ClickException(error.message) from None
-        with db.transaction() as conn:
+    url = _database_url()
+    try:
+        password_hash = hash_password(password, rounds=load_settings().bcrypt_rounds)
+    except AppError as error:
+        raise click.ClickException(error.message) from None
+    try:
+        with psycopg.connect(url, row_factory=dict_row) as conn, conn.transaction():
             if users_repo.email_taken(conn, email):
                 raise click.ClickException(f"an account with email {email} already exists")
             user = users_repo.insert_user(conn, name=name, email=email, password_hash=password_hash, role="admin")
+    except psycopg.Error as error:
+        reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        raise click.ClickException(f"cannot create the admin in {db.redact(url)}: {reason}") from None
     click.echo(f"admin {user['email']} created with id {user['id']}")
 
 
@@ -179,10 +195,12 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
 def _register_subcommands() -> None:
     """Commands kept in modules of their own (backups, notifications)."""
     from cms import cli_ops
+    from cms.cli_docs import docs
     from cms.cli_outbox import outbox_worker
 
     cli_ops.register(main)
     main.add_command(outbox_worker)
+    main.add_command(docs)
 
 
 _register_subcommands()

@@ -9,6 +9,8 @@
 
 -- migrate:up
 
+SET LOCAL lock_timeout = '5s';
+
 CREATE TABLE legacy_row_repairs (
     id bigserial CONSTRAINT legacy_row_repairs_pkey PRIMARY KEY,
     table_name text NOT NULL,
@@ -54,7 +56,7 @@ $$;
 -- Normalise a status-like column: lower case, blanks and dashes to "_";
 -- values still outside the allowed list (and NULLs) get the fallback value.
 CREATE FUNCTION pg_temp.repair_enum_column(
-    target_table text, target_column text, allowed text [], fallback text
+    target_table text, target_column text, allowed text[], fallback text
 ) RETURNS void
 LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -95,12 +97,34 @@ $fn$;
 
 -- The admin console of the old server stored "approved" for approved cars.
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'cars', id, 'status', to_jsonb(status), to_jsonb('available'::text), 'approved listings are stored as available'
-  FROM cars
- WHERE lower(btrim(status)) = 'approved';
+SELECT
+    'cars',
+    id,
+    'status',
+    to_jsonb(status),
+    to_jsonb('available'::text),
+    'approved listings are stored as available'
+FROM cars
+WHERE lower(btrim(status)) = 'approved';
 UPDATE cars SET status = 'available' WHERE lower(btrim(status)) = 'approved';
 
-SELECT pg_temp.repair_enum_column('users', 'role', ARRAY['user', 'seller', 'admin'], 'user');
+-- Roles are not normalised: the old server granted rights only to exactly
+-- 'seller' or 'admin', so 'Admin' or 'SELLER' must not become a privilege now.
+INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
+SELECT
+    'users',
+    id,
+    'role',
+    to_jsonb(role),
+    to_jsonb('user'::text),
+    CASE
+        WHEN role IS NULL THEN 'missing value replaced by the default'
+        ELSE 'unknown role replaced by user (no rights the old server did not grant)'
+    END
+FROM users
+WHERE role IS NULL OR role NOT IN ('user', 'seller', 'admin');
+UPDATE users SET role = 'user' WHERE role IS NULL OR role NOT IN ('user', 'seller', 'admin');
+
 SELECT pg_temp.repair_enum_column(
     'cars', 'status', ARRAY['pending', 'available', 'reserved', 'sold', 'rejected'], 'pending'
 );
@@ -113,116 +137,187 @@ SELECT pg_temp.repair_enum_column('inquiries', 'type', ARRAY['general', 'test_dr
 
 -- Flags and orders that the API treats as non-null.
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'users', id, 'is_active', NULL, 'true', 'missing value replaced by the default'
-  FROM users WHERE is_active IS NULL;
-UPDATE users SET is_active = true WHERE is_active IS NULL;
+SELECT
+    'users',
+    id,
+    'is_active',
+    NULL,
+    'true',
+    'missing value replaced by the default'
+FROM users WHERE is_active IS NULL;
+UPDATE users SET is_active = TRUE WHERE is_active IS NULL;
 
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'car_images', id, 'display_order', to_jsonb(display_order), '0', 'missing or negative order replaced by 0'
-  FROM car_images WHERE display_order IS NULL OR display_order < 0;
+SELECT
+    'car_images',
+    id,
+    'display_order',
+    to_jsonb(display_order),
+    '0',
+    'missing or negative order replaced by 0'
+FROM car_images WHERE display_order IS NULL OR display_order < 0;
 UPDATE car_images SET display_order = 0 WHERE display_order IS NULL OR display_order < 0;
 
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'car_images', id, 'is_primary', NULL, 'false', 'missing value replaced by the default'
-  FROM car_images WHERE is_primary IS NULL;
-UPDATE car_images SET is_primary = false WHERE is_primary IS NULL;
+SELECT
+    'car_images',
+    id,
+    'is_primary',
+    NULL,
+    'false',
+    'missing value replaced by the default'
+FROM car_images WHERE is_primary IS NULL;
+UPDATE car_images SET is_primary = FALSE WHERE is_primary IS NULL;
 
 -- Ratings outside 1-5 are clamped into the range.
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'reviews', id, 'rating', to_jsonb(rating), to_jsonb(greatest(1, least(5, rating))),
-       'rating outside 1-5 clamped into the range'
-  FROM reviews WHERE rating NOT BETWEEN 1 AND 5;
+SELECT
+    'reviews',
+    id,
+    'rating',
+    to_jsonb(rating),
+    to_jsonb(greatest(1, least(5, rating))),
+    'rating outside 1-5 clamped into the range'
+FROM reviews WHERE rating NOT BETWEEN 1 AND 5;
 UPDATE reviews SET rating = greatest(1, least(5, rating)) WHERE rating NOT BETWEEN 1 AND 5;
 
 -- Negative money becomes 0.
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'cars', id, 'price', to_jsonb(price), '0', 'negative price replaced by 0'
-  FROM cars WHERE price < 0;
+SELECT
+    'cars',
+    id,
+    'price',
+    to_jsonb(price),
+    '0',
+    'negative price replaced by 0'
+FROM cars WHERE price < 0;
 UPDATE cars SET price = 0 WHERE price < 0;
 
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'orders', id, 'final_price', to_jsonb(final_price), '0', 'negative price replaced by 0'
-  FROM orders WHERE final_price < 0;
+SELECT
+    'orders',
+    id,
+    'final_price',
+    to_jsonb(final_price),
+    '0',
+    'negative price replaced by 0'
+FROM orders WHERE final_price < 0;
 UPDATE orders SET final_price = 0 WHERE final_price < 0;
 
 -- One review per user and car: the newest stays, older ones are removed
 -- (their whole row is kept in legacy_row_repairs).
 WITH ranked AS (
-    SELECT id,
-           row_number() OVER (
-               PARTITION BY car_id, user_id ORDER BY created_at DESC NULLS LAST, id DESC
-           ) AS position
-      FROM reviews
-     WHERE car_id IS NOT NULL AND user_id IS NOT NULL
+    SELECT
+        id,
+        row_number() OVER (
+            PARTITION BY car_id, user_id ORDER BY created_at DESC NULLS LAST, id DESC
+        ) AS position
+    FROM reviews
+    WHERE car_id IS NOT NULL AND user_id IS NOT NULL
 ),
+
 removed AS (
     DELETE FROM reviews
-     USING ranked
-     WHERE reviews.id = ranked.id AND ranked.position > 1
+    USING ranked
+    WHERE reviews.id = ranked.id AND ranked.position > 1
     RETURNING reviews.*
 )
+
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'reviews', removed.id, '*', to_jsonb(removed), NULL, 'older duplicate review of the same car by the same user'
-  FROM removed;
+SELECT
+    'reviews',
+    removed.id,
+    '*',
+    to_jsonb(removed),
+    NULL,
+    'older duplicate review of the same car by the same user'
+FROM removed;
 
 -- One primary image per car: the first by display order stays primary.
 WITH ranked AS (
-    SELECT id,
-           row_number() OVER (PARTITION BY car_id ORDER BY display_order, id) AS position
-      FROM car_images
-     WHERE is_primary
-)
-, demoted AS (
+    SELECT
+        id,
+        row_number() OVER (PARTITION BY car_id ORDER BY display_order, id) AS position
+    FROM car_images
+    WHERE is_primary
+),
+
+demoted AS (
     UPDATE car_images
-       SET is_primary = false
-      FROM ranked
-     WHERE car_images.id = ranked.id AND ranked.position > 1
+    SET is_primary = FALSE
+    FROM ranked
+    WHERE car_images.id = ranked.id AND ranked.position > 1
     RETURNING car_images.id
 )
+
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'car_images', id, 'is_primary', 'true', 'false', 'second primary image of the same car'
-  FROM demoted;
+SELECT
+    'car_images',
+    id,
+    'is_primary',
+    'true',
+    'false',
+    'second primary image of the same car'
+FROM demoted;
 
 -- A car that has images but no primary one gets its first image as primary.
 WITH first_images AS (
     SELECT DISTINCT ON (car_id) id
-      FROM car_images AS candidate
-     WHERE NOT EXISTS (
-               SELECT 1 FROM car_images AS other
-                WHERE other.car_id = candidate.car_id AND other.is_primary
-           )
-     ORDER BY car_id, display_order, id
+    FROM car_images AS candidate
+    WHERE
+        NOT EXISTS (
+            SELECT 1 FROM car_images AS other
+            WHERE other.car_id = candidate.car_id AND other.is_primary
+        )
+    ORDER BY car_id, display_order, id
 ),
+
 promoted AS (
     UPDATE car_images
-       SET is_primary = true
-      FROM first_images
-     WHERE car_images.id = first_images.id
+    SET is_primary = TRUE
+    FROM first_images
+    WHERE car_images.id = first_images.id
     RETURNING car_images.id
 )
+
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'car_images', id, 'is_primary', 'false', 'true', 'car had images but no primary image'
-  FROM promoted;
+SELECT
+    'car_images',
+    id,
+    'is_primary',
+    'false',
+    'true',
+    'car had images but no primary image'
+FROM promoted;
 
 -- A car is sold at most once: the earliest paid or completed order stays,
 -- later ones (the old server could sell a car twice) are cancelled.
 WITH ranked AS (
-    SELECT id,
-           status,
-           row_number() OVER (PARTITION BY car_id ORDER BY created_at NULLS LAST, id) AS position
-      FROM orders
-     WHERE status IN ('paid', 'completed') AND car_id IS NOT NULL
+    SELECT
+        id,
+        status,
+        row_number() OVER (PARTITION BY car_id ORDER BY created_at NULLS LAST, id) AS position
+    FROM orders
+    WHERE status IN ('paid', 'completed') AND car_id IS NOT NULL
 ),
+
 cancelled AS (
     UPDATE orders
-       SET status = 'cancelled'
-      FROM ranked
-     WHERE orders.id = ranked.id AND ranked.position > 1
+    SET status = 'cancelled'
+    FROM ranked
+    WHERE orders.id = ranked.id AND ranked.position > 1
     RETURNING orders.id, ranked.status AS old_status
 )
+
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'orders', id, 'status', to_jsonb(old_status), '"cancelled"', 'second sale of the same car'
-  FROM cancelled;
+SELECT
+    'orders',
+    id,
+    'status',
+    to_jsonb(old_status),
+    '"cancelled"',
+    'second sale of the same car'
+FROM cancelled;
 
 -- JSON documents stored as a JSON string holding JSON are decoded once.
 CREATE FUNCTION pg_temp.parse_jsonb(document text) RETURNS jsonb
@@ -235,44 +330,77 @@ END
 $fn$;
 
 WITH decoded AS (
-    SELECT id, details AS old_value, pg_temp.parse_jsonb(details #>> '{}') AS new_value
-      FROM admin_actions
-     WHERE jsonb_typeof(details) = 'string'
+    SELECT
+        id,
+        details AS old_value,
+        pg_temp.parse_jsonb(details #>> '{}') AS new_value
+    FROM admin_actions
+    WHERE jsonb_typeof(details) = 'string'
 ),
+
 updated AS (
     UPDATE admin_actions
-       SET details = decoded.new_value
-      FROM decoded
-     WHERE admin_actions.id = decoded.id AND decoded.new_value IS NOT NULL
+    SET details = decoded.new_value
+    FROM decoded
+    WHERE admin_actions.id = decoded.id AND decoded.new_value IS NOT NULL
     RETURNING admin_actions.id
 )
+
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'admin_actions', decoded.id, 'details', decoded.old_value, decoded.new_value, 'double-encoded JSON decoded'
-  FROM decoded JOIN updated ON updated.id = decoded.id;
+SELECT
+    'admin_actions',
+    decoded.id,
+    'details',
+    decoded.old_value,
+    decoded.new_value,
+    'double-encoded JSON decoded'
+FROM decoded INNER JOIN updated ON updated.id = decoded.id;
 
 WITH decoded AS (
-    SELECT id, documents AS old_value, pg_temp.parse_jsonb(documents #>> '{}') AS new_value
-      FROM orders
-     WHERE jsonb_typeof(documents) = 'string'
+    SELECT
+        id,
+        documents AS old_value,
+        pg_temp.parse_jsonb(documents #>> '{}') AS new_value
+    FROM orders
+    WHERE jsonb_typeof(documents) = 'string'
 ),
+
 updated AS (
     UPDATE orders
-       SET documents = decoded.new_value
-      FROM decoded
-     WHERE orders.id = decoded.id AND jsonb_typeof(decoded.new_value) = 'array'
+    SET documents = decoded.new_value
+    FROM decoded
+    WHERE orders.id = decoded.id AND jsonb_typeof(decoded.new_value) = 'array'
     RETURNING orders.id
 )
+
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'orders', decoded.id, 'documents', decoded.old_value, decoded.new_value, 'double-encoded JSON decoded'
-  FROM decoded JOIN updated ON updated.id = decoded.id;
+SELECT
+    'orders',
+    decoded.id,
+    'documents',
+    decoded.old_value,
+    decoded.new_value,
+    'double-encoded JSON decoded'
+FROM decoded INNER JOIN updated ON updated.id = decoded.id;
 
 -- Documents that are still not a JSON array become an empty list.
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
-SELECT 'orders', id, 'documents', documents, '[]', 'documents were not a JSON array'
-  FROM orders WHERE documents IS NOT NULL AND jsonb_typeof(documents) <> 'array';
+SELECT
+    'orders',
+    id,
+    'documents',
+    documents,
+    '[]',
+    'documents were not a JSON array'
+FROM orders WHERE documents IS NOT NULL AND jsonb_typeof(documents) <> 'array';
 UPDATE orders SET documents = '[]' WHERE documents IS NOT NULL AND jsonb_typeof(documents) <> 'array';
 
 -- migrate:down
+
+SET LOCAL lock_timeout = '5s';
+
+-- The down section undoes the up section (development rollbacks).
+-- squawk-ignore-file ban-drop-table
 
 -- Put every original value back, newest repair first, then drop the record.
 DO $$

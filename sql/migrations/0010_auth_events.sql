@@ -5,6 +5,8 @@
 
 -- migrate:up
 
+SET LOCAL lock_timeout = '5s';
+
 CREATE TABLE auth_events (
     id bigserial CONSTRAINT auth_events_pkey PRIMARY KEY,
     occurred_at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),
@@ -41,4 +43,8 @@ CREATE INDEX auth_events_user_id_idx ON auth_events (user_id);
 
 -- migrate:down
 
+SET LOCAL lock_timeout = '5s';
+
+-- The down section undoes the up section (development rollbacks).
+-- squawk-ignore-file ban-drop-table
 DROP TABLE auth_events;

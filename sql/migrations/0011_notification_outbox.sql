@@ -6,6 +6,8 @@
 
 -- migrate:up
 
+SET LOCAL lock_timeout = '5s';
+
 CREATE TABLE notification_outbox (
     id bigserial CONSTRAINT notification_outbox_pkey PRIMARY KEY,
     kind varchar(30) NOT NULL CONSTRAINT notification_outbox_kind_check CHECK (
@@ -67,5 +69,9 @@ CREATE INDEX notification_attempts_outbox_id_idx ON notification_attempts (outbo
 
 -- migrate:down
 
+SET LOCAL lock_timeout = '5s';
+
+-- The down section undoes the up section (development rollbacks).
+-- squawk-ignore-file ban-drop-table
 DROP TABLE notification_attempts;
 DROP TABLE notification_outbox;

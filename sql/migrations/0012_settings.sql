@@ -4,9 +4,11 @@
 
 -- migrate:up
 
+SET LOCAL lock_timeout = '5s';
+
 CREATE TABLE settings (
-    id boolean PRIMARY KEY DEFAULT true CONSTRAINT settings_single_row_check CHECK (id),
-    maintenance_enabled boolean NOT NULL DEFAULT false,
+    id boolean PRIMARY KEY DEFAULT TRUE CONSTRAINT settings_single_row_check CHECK (id),
+    maintenance_enabled boolean NOT NULL DEFAULT FALSE,
     maintenance_message text NOT NULL
     DEFAULT 'The marketplace is down for maintenance. Please try again soon.',
     discount_percent numeric(5, 2) NOT NULL DEFAULT 0
@@ -33,11 +35,15 @@ COMMENT ON COLUMN settings.discount_ends_at IS 'Discount end (UTC, exclusive); N
 COMMENT ON COLUMN settings.updated_at IS 'Last change (UTC).';
 COMMENT ON COLUMN settings.updated_by IS 'Admin who made the last change.';
 
-INSERT INTO settings (id) VALUES (true) ON CONFLICT (id) DO NOTHING;
+INSERT INTO settings (id) VALUES (TRUE) ON CONFLICT (id) DO NOTHING;
 
 CREATE TRIGGER settings_set_updated_at BEFORE UPDATE ON settings
 FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 
 -- migrate:down
 
+SET LOCAL lock_timeout = '5s';
+
+-- The down section undoes the up section (development rollbacks).
+-- squawk-ignore-file ban-drop-table
 DROP TABLE settings;

@@ -1,0 +1,71 @@
+"""`cms docs schema` and `cms docs queries`: regenerate docs/schema.md and docs/queries.md."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import psycopg
+
+from cms import schema_docs
+from cms.config import load_settings
+
+DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _write_or_check(path: Path, content: str, check: bool, command: str) -> None:
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if check:
+        if current != content:
+            click.echo(f"{path} is stale: run `{command}`", err=True)
+            sys.exit(1)
+        click.echo(f"{path} is up to date")
+        return
+    if current == content:
+        click.echo(f"{path} unchanged")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+    click.echo(f"{path} written")
+
+
+@click.group("docs")
+def docs() -> None:
+    """Generate the documents a DBA reads: docs/schema.md and docs/queries.md."""
+
+
+@docs.command("schema")
+@click.option("--database-url", envvar="DATABASE_URL", default=None,
+              help="A migrated database (default: DATABASE_URL, also read from .env).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=DOCS_DIR / "schema.md",
+              show_default=True)
+@click.option("--check", is_flag=True, help="Only compare: exit 1 when the file differs.")
+def docs_schema(database_url: str | None, output: Path, check: bool) -> None:
+    """Write docs/schema.md from the schema of a migrated database."""
+    url = database_url or load_settings().database_url
+    if not url:
+        raise click.ClickException("DATABASE_URL is not set: pass --database-url or set it (see .env.example)")
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            content = schema_docs.render_schema_markdown(conn)
+    except psycopg.errors.UndefinedTable:
+        raise click.ClickException("the database is not migrated (no schema_migrations): run `cms db up`") from None
+    except psycopg.Error as error:
+        raise click.ClickException(f"cannot read the schema: {error}".strip()) from None
+    _write_or_check(output, content, check, "cms docs schema")
+
+
+@docs.command("queries")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=DOCS_DIR / "queries.md",
+              show_default=True)
+@click.option("--check", is_flag=True, help="Only compare: exit 1 when the file differs.")
+def docs_queries(output: Path, check: bool) -> None:
+    """Write docs/queries.md from the named queries in sql/queries/."""
+    from cms.sql import load_queries
+
+    _write_or_check(output, schema_docs.render_queries_markdown(load_queries()), check, "cms docs queries")
+
+
+if __name__ == "__main__":  # `python -m cms.cli_docs schema|queries`
+    docs()
