@@ -237,3 +237,13 @@ class OutboxMessages:
 @pytest.fixture
 def outbox_messages(sql):
     return OutboxMessages(sql)
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url, tmp_path_factory):
+    """The real service under gunicorn (2 workers × 4 threads) on the session database."""
+    from live_server import start_server
+
+    server = start_server(database_url, tmp_path_factory.mktemp("live"), jwt_secret=TEST_JWT_SECRET)
+    yield server
+    server.stop()
