@@ -702,3 +702,10 @@ def test_remove_of_an_unknown_car_is_a_404(client, factory):
 
 def test_remove_with_a_non_numeric_path_id_is_a_400(client, factory):
     assert client.delete("/api/cars/x1", headers=factory.headers(factory.user("admin"))).status_code == 400
+
+
+def test_routes_accept_a_trailing_slash_like_the_old_server(client, factory):
+    car = factory.car(factory.user("seller"))
+    assert client.get(f"/api/cars/{car['id']}/").status_code == 200
+    assert client.get(f"/api/cars/{car['id']}/images/").status_code == 200
+    assert client.get("/api/cars/").status_code == 200

@@ -157,6 +157,7 @@ class IdConverter(BaseConverter):
     """`<id:car_id>` in a route: any segment; a non-numeric one is a 400, not a 404."""
 
     regex = r"[^/]+"
+    part_isolating = True  # werkzeug guesses False from the "/" in the regex; then "/cars/5/" would 404
 
     def to_python(self, value: str) -> int:
         number = parse_id(value)
