@@ -221,3 +221,34 @@ def test_role_and_activation_changes_land_in_the_security_log(client, factory, a
         {"event_type": "activation_change", "user_id": target["id"], "email": "target@example.com",
          "user_agent": "AdminConsole/1.0", "details": {"by": admin["id"], "from": True, "to": False}},
     ]
+
+
+def test_an_active_discount_lowers_car_prices_and_what_checkout_charges(client, factory, admin, no_settings_cache):
+    seller = factory.user("seller")
+    buyer = factory.user("user")
+    car = factory.car(seller, price=20000)
+    response = client.put("/api/admin/settings", headers=factory.headers(admin),
+                          json={"discountPercent": 12.5, "discountLabel": "Spring sale"})
+    assert response.status_code == 200
+
+    [listed] = client.get("/api/cars").get_json()
+    assert (listed["price"], listed["originalPrice"], listed["discountLabel"]) == (17500, 20000, "Spring sale")
+    detail = client.get(f"/api/cars/{car['id']}").get_json()
+    assert (detail["price"], detail["originalPrice"]) == (17500, 20000)
+
+    order = client.post("/api/payments/checkout", headers=factory.headers(buyer), json={"carId": car["id"]})
+    assert order.status_code == 200
+    assert order.get_json()["order"]["finalPrice"] == 17500
+
+
+def test_a_discount_outside_its_dates_changes_no_price(client, factory, admin, no_settings_cache, sql):
+    seller = factory.user("seller")
+    buyer = factory.user("user")
+    car = factory.car(seller, price=20000)
+    sql.execute("UPDATE settings SET discount_percent = 50,"
+                " discount_ends_at = now() AT TIME ZONE 'utc' - interval '1 day'")
+    [listed] = client.get("/api/cars").get_json()
+    assert listed["price"] == 20000
+    assert "originalPrice" not in listed and "discountLabel" not in listed
+    order = client.post("/api/payments/checkout", headers=factory.headers(buyer), json={"carId": car["id"]})
+    assert order.get_json()["order"]["finalPrice"] == 20000

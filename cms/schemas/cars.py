@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
+from flask import has_app_context
+from marshmallow import fields, post_dump, pre_dump
 
 from cms.schemas.fields import Money, OutputSchema, UtcDateTime
 
@@ -33,3 +34,29 @@ class CarSchema(OutputSchema):
     image = fields.String(allow_none=True)
     created_at = UtcDateTime(data_key="createdAt")
     updated_at = UtcDateTime(data_key="updatedAt")
+    original_price = Money(data_key="originalPrice")
+    discount_label = fields.String(data_key="discountLabel", allow_none=True)
+
+    @pre_dump
+    def _apply_discount(self, car, **kwargs):
+        """While an admin's global discount is active, `price` is the discounted price and
+        `originalPrice` / `discountLabel` say so; otherwise neither key appears."""
+        runtime = self._runtime_settings()
+        if runtime is None or not runtime.discount_active() or car.get("price") is None:
+            return car
+        return {**car, "price": runtime.discounted(car["price"]), "original_price": car["price"],
+                "discount_label": runtime.discount_label or f"{runtime.discount_percent.normalize():f}% off"}
+
+    @post_dump
+    def _drop_empty_discount(self, data, **kwargs):
+        if data.get("originalPrice") is None:
+            data.pop("originalPrice", None)
+            data.pop("discountLabel", None)
+        return data
+
+    def _runtime_settings(self):
+        if not hasattr(self, "_runtime"):
+            from cms.services import settings as runtime_settings
+
+            self._runtime = runtime_settings.current() if has_app_context() else None
+        return self._runtime

@@ -30,6 +30,8 @@ from psycopg import Connection
 
 from cms.errors import Conflict, Forbidden, Invalid, NotFound
 from cms.repositories import orders as orders_repo
+from cms.repositories import settings as settings_repo
+from cms.services import settings as runtime_settings
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"pending", "completed", "cancelled"}),
@@ -192,9 +194,11 @@ def checkout(conn: Connection, *, buyer_id: int, car_id: int) -> dict:
         return existing
     if car["price"] is None:
         raise Invalid("This car has no price and cannot be bought online")
+    # Charge what the buyer was shown: the price after the admin's global discount, if one is active.
+    price = runtime_settings.from_row(settings_repo.get_settings(conn)).discounted(car["price"])
     return orders_repo.insert_order(
         conn, car_id=car_id, buyer_id=buyer_id, seller_id=car["seller_id"],
-        final_price=car["price"], status="pending_payment",
+        final_price=price, status="pending_payment",
     )
 
 
