@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -16,6 +17,7 @@ from cms.schemas.fields import IdConverter
 from cms.services import notifications
 
 log = logging.getLogger("cms.request")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
@@ -85,7 +87,8 @@ def _register_blueprints(app: Flask) -> None:
 def _register_request_log(app: Flask) -> None:
     @app.before_request
     def start_timer():
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
 
     @app.after_request

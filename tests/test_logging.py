@@ -1,0 +1,44 @@
+"""One structured line per request, a request id echoed back, and no secrets in the log."""
+
+import logging
+import re
+
+LINE = re.compile(
+    r"^request method=(?P<method>\S+) path=(?P<path>\S+) status=(?P<status>\d+) "
+    r"duration_ms=(?P<duration>[\d.]+) request_id=(?P<request_id>\S+) user_id=(?P<user_id>\S+)$"
+)
+
+
+def _request_lines(caplog):
+    return [LINE.match(r.getMessage()) for r in caplog.records if r.name == "cms.request"]
+
+
+def test_each_request_logs_one_line_with_method_path_status_duration_id_and_user(client, factory, caplog):
+    caplog.set_level(logging.INFO)
+    user = factory.user("user")
+    response = client.get("/api/users/profile", headers=factory.headers(user))
+    [line] = _request_lines(caplog)
+    assert line is not None
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/api/users/profile", "200")
+    assert float(line["duration"]) >= 0
+    assert line["user_id"] == str(user["id"])
+    assert line["request_id"] == response.headers["X-Request-Id"]
+
+
+def test_a_clean_incoming_request_id_is_kept_and_a_hostile_one_replaced(client):
+    assert client.get("/ping", headers={"X-Request-Id": "lb-1234.abc"}).headers["X-Request-Id"] == "lb-1234.abc"
+    replaced = client.get("/ping", headers={"X-Request-Id": "evil user_id=1 status=200"}).headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", replaced)
+
+
+def test_a_login_never_logs_the_password_or_the_token(client, factory, caplog):
+    caplog.set_level(logging.DEBUG)
+    user = factory.user("user", password="Sup3r-Secret-Passw0rd!")
+    ok = client.post("/api/auth/login", json={"email": user["email"], "password": "Sup3r-Secret-Passw0rd!"})
+    bad = client.post("/api/auth/login", json={"email": user["email"], "password": "Wrong-Secret-Passw0rd!"})
+    assert ok.status_code == 200 and bad.status_code == 400
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "login" in logged
+    assert "Secret-Passw0rd" not in logged
+    assert ok.get_json()["token"] not in logged
+    assert "password" not in logged.lower()
