@@ -43,11 +43,17 @@ VALUES (
 SELECT
     (
         SELECT coalesce(jsonb_object_agg(role, total), '{}')
-        FROM (SELECT role, count(*) AS total FROM users GROUP BY role) AS roles
+        FROM (SELECT
+            role,
+            count(*) AS total
+        FROM users GROUP BY role) AS roles
     ) AS users_by_role,
     (
         SELECT coalesce(jsonb_object_agg(status, total), '{}')
-        FROM (SELECT status, count(*) AS total FROM cars GROUP BY status) AS statuses
+        FROM (SELECT
+            status,
+            count(*) AS total
+        FROM cars GROUP BY status) AS statuses
     ) AS listings_by_status,
     (SELECT count(*) FROM cars WHERE status = 'pending') AS pending_listings,
     sales.today_count,
@@ -119,11 +125,12 @@ SELECT
             seller_id = %(seller_id)s AND status IN ('paid', 'completed')
             AND created_at >= month.start AND created_at < month.start + interval '1 month'
     ) AS revenue
-FROM generate_series(
-    date_trunc('month', now() AT TIME ZONE 'utc') - make_interval(months => %(months)s - 1),
-    date_trunc('month', now() AT TIME ZONE 'utc'),
-    interval '1 month'
-) AS month (start)
+FROM
+    generate_series(
+        date_trunc('month', now() AT TIME ZONE 'utc') - make_interval(months => %(months)s - 1),
+        date_trunc('month', now() AT TIME ZONE 'utc'),
+        interval '1 month'
+    ) AS month (start)
 ORDER BY month.start;
 
 -- name: recent_login_failures
@@ -135,6 +142,7 @@ WITH
 window_start AS (
     SELECT (now() AT TIME ZONE 'utc') - make_interval(secs => %(window_seconds)s) AS at
 ),
+
 last_success AS (
     SELECT coalesce(max(occurred_at), '-infinity'::timestamp) AS at
     FROM auth_events
@@ -143,6 +151,7 @@ last_success AS (
         AND event_type = 'login_success'
         AND occurred_at >= (SELECT at FROM window_start)
 )
+
 SELECT
     email_failures.total AS email_failures,
     extract(EPOCH FROM email_failures.oldest - (SELECT at FROM window_start)) AS email_retry_after,
