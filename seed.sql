@@ -58,7 +58,7 @@ FROM (
         'Lunar', 'Lucid', 2024, 'Electric', '/images/car3.png'
     )
 ) AS listing (title, price, description, brand, model, year, fuel_type, image)
-INNER JOIN users AS seller ON seller.email = 'seller@example.com'
+INNER JOIN users AS seller ON lower(btrim(seller.email)) = 'seller@example.com'
 WHERE NOT EXISTS (
     SELECT 1
     FROM cars AS existing
@@ -78,7 +78,7 @@ SELECT
 FROM cars AS car
 INNER JOIN users AS seller ON car.seller_id = seller.id
 WHERE
-    seller.email = 'seller@example.com'
+    lower(btrim(seller.email)) = 'seller@example.com'
     AND car.title IN ('Aura GT-S Concept', 'Mountain Defender Pro', 'Lunar Lucid Sedan')
     AND NOT EXISTS (
         SELECT 1 FROM car_images AS existing
@@ -94,8 +94,11 @@ SELECT
     5 AS rating,
     'Stunning car, smooth test drive.' AS comment
 FROM cars AS car
-INNER JOIN users AS buyer ON buyer.email = 'user@example.com'
-WHERE car.title = 'Aura GT-S Concept'
+INNER JOIN users AS seller ON car.seller_id = seller.id
+INNER JOIN users AS buyer ON lower(btrim(buyer.email)) = 'user@example.com'
+WHERE
+    car.title = 'Aura GT-S Concept'
+    AND lower(btrim(seller.email)) = 'seller@example.com'
 ON CONFLICT (car_id, user_id) DO NOTHING;
 
 COMMIT;

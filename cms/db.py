@@ -42,6 +42,7 @@ def latest_migration_file_version() -> str:
 
 def open_pool(settings) -> ConnectionPool:
     """Open the process's pool and check that the database is reachable and migrated."""
+    check_database(settings)
     options = f"-c timezone=UTC -c statement_timeout={settings.statement_timeout_ms}"
     pool = ConnectionPool(
         settings.database_url,
@@ -61,25 +62,38 @@ def open_pool(settings) -> ConnectionPool:
     )
     try:
         pool.open(wait=settings.pool_min_size > 0, timeout=settings.pool_timeout)
-        with pool.connection() as conn:
-            row = fetch_one(conn, LATEST_MIGRATION)
-    except psycopg.errors.UndefinedTable:
-        pool.close()
-        raise StartupError(
-            "the database has no schema_migrations table: run the migrations first (cms db up)"
-        ) from None
     except Exception as error:  # noqa: BLE001 - any failure here means "cannot start"
         pool.close()
         raise StartupError(f"cannot reach the database at {redact(settings.database_url)}: {error}".strip()) from None
+    return pool
+
+
+def check_database(settings) -> None:
+    """Raise StartupError (one line saying why) unless the database answers and is fully migrated.
+
+    A single direct connection rather than the pool: it fails at once with libpq's own
+    reason (refused, unknown database, bad password) instead of a pool timeout.
+    """
+    try:
+        with psycopg.connect(
+            settings.database_url, autocommit=True, row_factory=dict_row,
+            connect_timeout=max(1, int(settings.pool_timeout)),
+        ) as conn:
+            row = fetch_one(conn, LATEST_MIGRATION)
+    except psycopg.errors.UndefinedTable:
+        raise StartupError(
+            "the database has no schema_migrations table: run the migrations first (cms db up)"
+        ) from None
+    except psycopg.Error as error:
+        reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        raise StartupError(f"cannot reach the database at {redact(settings.database_url)}: {reason}") from None
     expected = latest_migration_file_version()
     applied = row["version"] if row else None
     if applied != expected:
-        pool.close()
         raise StartupError(
             f"the database schema is at migration {applied or 'none'} but this release needs {expected}: "
             "run the migrations (cms db up)"
         )
-    return pool
 
 
 def redact(url: str) -> str:

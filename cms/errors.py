@@ -115,6 +115,13 @@ def register_error_handlers(app: Flask) -> None:
     def handle_check(error):
         return error_response(400, "A value is outside its allowed range")
 
+    @app.errorhandler(psycopg.errors.DataError)
+    def handle_data_error(error):
+        # A value the schemas let through but PostgreSQL refuses (out of range, too long,
+        # bad syntax): still the client's input, so a 400 rather than a 500.
+        log.warning("data error request_id=%s: %s", g.get("request_id"), error)
+        return error_response(400, "A value is invalid or out of range")
+
     @app.errorhandler(psycopg.errors.QueryCanceled)
     def handle_timeout(error):
         log.warning("statement timeout request_id=%s: %s", g.get("request_id"), error)

@@ -31,7 +31,7 @@ def ping():
         conn = db.connection()
         version = db.server_version(conn)
         migration = db.applied_migration(conn)
-    except (psycopg.OperationalError, PoolTimeout) as error:
+    except (psycopg.Error, PoolTimeout) as error:  # unreachable, or unable to answer a trivial query
         return jsonify({
             "status": "degraded",
             "database": "disconnected",

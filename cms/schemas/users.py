@@ -87,4 +87,6 @@ class ProfileUpdateSchema(InputSchema):
     name = Text(max_length=255, validate=validate.Length(min=1, error="Must not be empty."))
     phone = Text(max_length=50, allow_none=True)
     address = Text(max_length=2000, allow_none=True)
-    avatar = Text(max_length=2048, allow_none=True)
+    # The frontend may send an uploaded picture inline as a data: URL (the old server kept
+    # whatever it got in a text column): allow about 1.5 MB of image, not just a link.
+    avatar = Text(max_length=2_000_000, allow_none=True)

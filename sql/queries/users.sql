@@ -55,7 +55,7 @@ VALUES (
     %(role)s,
     %(phone)s,
     %(address)s,
-    true
+    TRUE
 )
 RETURNING
     id,

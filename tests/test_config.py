@@ -1,0 +1,143 @@
+"""Settings from the environment and a .env file; unsafe or malformed settings stop start-up."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from cms import auth, create_app
+from cms.config import ConfigError, Settings, load_settings, validate
+from cms.db import ROOT
+
+CONFIG_SOURCE = (ROOT / "cms" / "config.py").read_text()
+ENV_EXAMPLE = (ROOT / ".env.example").read_text()
+READ_BY_CONFIG = set(re.findall(r'(?:environ\.get|_int|_float|_bool)\(\s*"([A-Z][A-Z0-9_]+)"', CONFIG_SOURCE))
+DOCUMENTED = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE, re.MULTILINE))
+GOOD_SECRET = "s" * 40
+
+
+@pytest.fixture
+def environment(monkeypatch, tmp_path):
+    """No configuration variable set, and a working directory without a .env file.
+
+    load_dotenv writes into os.environ. Setting then deleting every variable through
+    monkeypatch records its original state, so whatever a .env file added is removed
+    when the test ends (delenv alone records nothing for an absent variable).
+    """
+    for name in READ_BY_CONFIG | DOCUMENTED:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def test_env_example_documents_every_setting():
+    assert READ_BY_CONFIG, "no setting found in cms/config.py"
+    assert READ_BY_CONFIG <= DOCUMENTED, f"missing from .env.example: {sorted(READ_BY_CONFIG - DOCUMENTED)}"
+
+
+def test_defaults(environment):
+    settings = load_settings()
+    assert settings.port == 4000
+    assert settings.env == "production"
+    assert settings.database_url == ""
+    assert settings.jwt_expires_in == 86400
+    assert settings.cors_origins == ("*",)
+    assert (settings.pool_min_size, settings.pool_max_size, settings.pool_timeout) == (2, 10, 5.0)
+    assert settings.max_request_bytes == 60 * 1024 * 1024
+    assert settings.bcrypt_rounds == 10
+    assert settings.telegram_enabled is False
+    assert settings == Settings()
+
+
+def test_a_dotenv_file_is_honoured_and_the_environment_wins(environment, tmp_path):
+    (tmp_path / ".env").write_text(
+        "PORT=4321\n"
+        f"JWT_SECRET={GOOD_SECRET}\n"
+        "DATABASE_URL=postgresql://someone@db.example:5432/cms\n"
+        "CORS_ORIGINS=http://a.example, http://b.example\n"
+        "DB_POOL_MAX=7\n"
+        "TELEGRAM_ENABLED=yes\n"
+        "APP_ENV=Development\n"
+    )
+    environment.setenv("DB_POOL_MAX", "3")
+
+    settings = load_settings()
+
+    assert settings.port == 4321
+    assert settings.jwt_secret == GOOD_SECRET
+    assert settings.database_url == "postgresql://someone@db.example:5432/cms"
+    assert settings.cors_origins == ("http://a.example", "http://b.example")
+    assert settings.pool_max_size == 3
+    assert settings.telegram_enabled is True
+    assert settings.env == "development" and settings.is_development
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("PORT", "abc", "PORT must be a whole number, got 'abc'"),
+    ("PORT", "4000.5", "PORT must be a whole number"),
+    ("PORT", "0", "PORT must be at least 1"),
+    ("PORT", "70000", "PORT must be at most 65535"),
+    ("DB_POOL_MAX", "0", "DB_POOL_MAX must be at least 1"),
+    ("DB_POOL_MIN", "-1", "DB_POOL_MIN must be at least 0"),
+    ("DB_POOL_TIMEOUT", "soon", "DB_POOL_TIMEOUT must be a number, got 'soon'"),
+    ("DB_POOL_TIMEOUT", "0", "DB_POOL_TIMEOUT must be at least"),
+    ("DB_POOL_TIMEOUT", "nan", "DB_POOL_TIMEOUT must be a finite number"),
+    ("JWT_EXPIRES_IN", "1h", "JWT_EXPIRES_IN must be a whole number"),
+    ("MAX_REQUEST_BYTES", "10", "MAX_REQUEST_BYTES must be at least 1024"),
+    ("BCRYPT_ROUNDS", "4", "BCRYPT_ROUNDS must be at least 10"),
+    ("TELEGRAM_ENABLED", "maybe", "TELEGRAM_ENABLED must be true or false"),
+])
+def test_malformed_values_are_a_config_error_naming_the_variable(environment, name, value, message):
+    environment.setenv(name, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert message in str(raised.value)
+
+
+def test_a_malformed_value_in_dotenv_is_a_config_error_at_create_app(environment, tmp_path):
+    (tmp_path / ".env").write_text("PORT=four thousand\n")
+    with pytest.raises(ConfigError, match="PORT must be a whole number"):
+        create_app()
+
+
+def good(**changes) -> Settings:
+    values = {"env": "production", "database_url": "postgresql://x@127.0.0.1/cms", "jwt_secret": GOOD_SECRET}
+    values.update(changes)
+    return Settings(**values)
+
+
+@pytest.mark.parametrize("secret", ["", "short", "x" * 31])
+def test_a_missing_or_short_jwt_secret_stops_start_up_outside_development(database_url, secret):
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        create_app({"env": "production", "database_url": database_url, "jwt_secret": secret})
+
+
+def test_in_development_a_missing_secret_is_generated_with_a_warning(make_app, caplog, factory):
+    caplog.set_level(logging.WARNING)
+    app = make_app(env="development", jwt_secret="")
+
+    secret = app.config["CMS_SETTINGS"].jwt_secret
+    assert len(secret.encode()) >= 32
+    assert any(r.levelno == logging.WARNING and "JWT_SECRET" in r.getMessage() for r in caplog.records)
+    other = make_app(env="development", jwt_secret="")
+    assert other.config["CMS_SETTINGS"].jwt_secret != secret
+    user = factory.user()
+    with app.app_context():
+        token = auth.issue_token(user)
+    response = app.test_client().get("/api/users/profile", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+def test_other_unsafe_combinations_are_refused():
+    assert validate(good()).jwt_secret == GOOD_SECRET
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        validate(good(database_url=""))
+    with pytest.raises(ConfigError, match="DB_POOL_MIN"):
+        validate(good(pool_min_size=5, pool_max_size=2))
+    with pytest.raises(ConfigError, match="LOG_LEVEL"):
+        validate(good(log_level="LOUD"))
+    with pytest.raises(ConfigError, match="unknown settings: colour"):
+        good().with_overrides(colour="blue")
