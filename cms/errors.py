@@ -56,6 +56,16 @@ class Unavailable(AppError):
     status = 503
 
 
+class TooManyRequests(AppError):
+    """Slow down: `retry_after` seconds until the next attempt may succeed (Retry-After header)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, {"retryAfter": retry_after})
+        self.retry_after = retry_after
+
+
 HTTP_MESSAGES = {
     400: "Bad request",
     401: "No token",
@@ -84,7 +94,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError):
-        return error_response(error.status, error.message, error.details)
+        response, status = error_response(error.status, error.message, error.details)
+        if isinstance(error, TooManyRequests):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response, status
 
     @app.errorhandler(ValidationError)
     def handle_validation_error(error: ValidationError):

@@ -130,6 +130,15 @@ def sql(database_url):
 
 
 @pytest.fixture(autouse=True)
+def _settings_read_on_every_request(monkeypatch):
+    """Tests see settings changes at once (no per-process cache), and every request costs the
+    same statements, so statement counts do not depend on the cache's age."""
+    from cms.services import settings as runtime_settings
+
+    monkeypatch.setattr(runtime_settings, "CACHE_SECONDS", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def _empty_tables(request):
     """Start every test that uses the database from empty tables."""
     if "database_url" not in request.fixturenames:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from cms import db
 from cms.repositories import settings as settings_repo
@@ -68,7 +68,16 @@ def from_row(row: dict) -> RuntimeSettings:
 
 
 def current() -> RuntimeSettings:
-    """The settings as of at most CACHE_SECONDS ago."""
+    """The settings as of at most CACHE_SECONDS ago; one value for the whole request."""
+    if has_request_context() and "runtime_settings" in g:
+        return g.runtime_settings
+    value = _cached()
+    if has_request_context():
+        g.runtime_settings = value
+    return value
+
+
+def _cached() -> RuntimeSettings:
     cache: _Cache = current_app.extensions.setdefault("cms.settings_cache", _Cache())
     now = time.monotonic()
     with cache.lock:
