@@ -26,10 +26,11 @@ ADMIN_URL = os.environ.get(
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 DEFAULT_PASSWORD = "Password123!"
 
+# Children before parents, so that plain DELETEs never trip a foreign key.
 APP_TABLES = (
-    "admin_actions", "car_image_files", "car_images", "favorites", "reviews",
-    "inquiries", "orders", "cars", "users", "legacy_row_repairs",
-    "auth_events", "notification_attempts", "notification_outbox", "settings",
+    "notification_attempts", "notification_outbox", "auth_events", "admin_actions",
+    "car_image_files", "car_images", "favorites", "reviews", "inquiries", "orders",
+    "settings", "cars", "users", "legacy_row_repairs",
 )
 
 
@@ -146,13 +147,22 @@ def _empty_tables(request):
         return
     url = request.getfixturevalue("database_url")
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            pgsql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
-                pgsql.SQL(", ").join(pgsql.Identifier(t) for t in APP_TABLES)
-            )
-        )
-        conn.execute("INSERT INTO settings DEFAULT VALUES")
+        conn.execute(_empty_tables_sql())
     yield
+
+
+@functools.cache
+def _empty_tables_sql() -> pgsql.Composed:
+    """DELETE every row and restart every id sequence, in one round trip.
+
+    Much faster than TRUNCATE on small tables (no new files to create and sync)."""
+    statements = [pgsql.SQL("DELETE FROM {}").format(pgsql.Identifier(t)) for t in APP_TABLES]
+    statements.append(pgsql.SQL(
+        "SELECT setval(s.oid::regclass, 1, false) FROM pg_class AS s "
+        "JOIN pg_namespace AS n ON n.oid = s.relnamespace WHERE s.relkind = 'S' AND n.nspname = 'public'"
+    ))
+    statements.append(pgsql.SQL("INSERT INTO settings DEFAULT VALUES"))
+    return pgsql.SQL("; ").join(statements)
 
 
 @functools.cache
