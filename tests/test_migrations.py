@@ -212,3 +212,23 @@ def test_the_old_constraint_names_are_kept(sql):
         "users_pkey", "users_email_unique", "unique_user_car", "cars_seller_id_users_id_fk",
         "car_images_car_id_cars_id_fk", "orders_car_id_cars_id_fk", "favorites_car_id_cars_id_fk",
     } <= names
+
+
+def test_rolling_back_the_first_migration_refuses_while_rows_are_left(fresh_database):
+    import psycopg
+
+    from cms.db import run_dbmate
+
+    url = fresh_database("rollback_guard")
+    run_dbmate(url, "up")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO users (name, email, password_hash) VALUES ('Kept', 'kept@example.com', 'x')")
+    for _ in range(50):
+        result = run_dbmate(url, "rollback", check=False)
+        if result.returncode != 0:
+            break
+    assert result.returncode != 0
+    assert "still hold data" in result.stdout + result.stderr
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT name FROM users").fetchone() == ("Kept",)
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == ("0001",)

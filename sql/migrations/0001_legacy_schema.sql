@@ -218,7 +218,17 @@ COMMENT ON COLUMN admin_actions.created_at IS 'When it happened (UTC).';
 SET LOCAL lock_timeout = '5s';
 
 -- Rolling back the first migration removes the whole schema: development databases only.
+-- It refuses while any row is left, so an adopted database never loses its data this way.
 -- squawk-ignore-file ban-drop-table
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM cars) OR EXISTS (SELECT 1 FROM orders) THEN
+        RAISE EXCEPTION 'refusing to drop the legacy tables: they still hold data'
+        USING HINT = 'Back up and empty them first if you really mean to remove the whole schema.';
+    END IF;
+END
+$$;
 
 DROP TABLE IF EXISTS admin_actions;
 DROP TABLE IF EXISTS car_images;
