@@ -37,5 +37,12 @@ lint-sql: install
 fmt-sql: install
 	$(BIN)/sqlfluff fix --processes 2 sql seed.sql
 
+## Benchmark (issue 5): gunicorn + wrk at 10k and 1M cars, pgbench -S as the ceiling; the report
+## goes to bench/results/<date>.md. BENCH_ARGS=--quick for a smoke run (10k only, 3 s per route).
+.PHONY: bench
+bench: install
+	scripts/ensure-postgres
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -195,12 +195,14 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
 def _register_subcommands() -> None:
     """Commands kept in modules of their own (backups, notifications)."""
     from cms import cli_ops
+    from cms.cli_demo import demo_data
     from cms.cli_docs import docs
     from cms.cli_outbox import outbox_worker
 
     cli_ops.register(main)
     main.add_command(outbox_worker)
     main.add_command(docs)
+    main.add_command(demo_data)
 
 
 _register_subcommands()

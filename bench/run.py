@@ -1,0 +1,834 @@
+#!/usr/bin/env python3
+"""Benchmark harness (`make bench`): the production server under wrk at 10k and 1M cars.
+
+For each size it creates (once) and reuses a database cms_bench_<size> on the
+PostgreSQL server of ADMIN_URL, filled by cms.demo_data, starts gunicorn on a
+free port with the service's gunicorn.conf.py, drives every route of issue 5
+with wrk (-t2 -c16, Lua scripts in bench/lua/) and prints one table per size,
+the ratio p50(1M) / p50(10k) per route, and pgbench -S at the same concurrency
+as the ceiling. The report goes to bench/results/<date>.md.
+
+    .venv/bin/python bench/run.py            # 10k and 1M, 15 s per route
+    .venv/bin/python bench/run.py --quick    # smoke run: 10k only, 3 s per route
+
+See bench/README.md for how to read the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import gzip
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import bcrypt  # noqa: E402
+import psycopg  # noqa: E402
+from psycopg import sql as pgsql  # noqa: E402
+from psycopg.rows import dict_row  # noqa: E402
+
+from cms import db as cms_db  # noqa: E402
+from cms.demo_data import DEMO_PASSWORD, DEMO_SQL_FILE, DemoPlan, demo_email, generate  # noqa: E402
+from cms.sql import parse_query_file  # noqa: E402
+
+BENCH_DIR = ROOT / "bench"
+LUA_DIR = BENCH_DIR / "lua"
+RESULTS_DIR = BENCH_DIR / "results"
+BENCH_SQL = {item.name: item for item in parse_query_file(ROOT / "sql" / "demo" / "bench.sql")}
+ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", f"postgresql://{getpass.getuser()}@127.0.0.1:5432/postgres")
+VENV_BIN = Path(sys.executable).parent
+SIZES = {"10k": 10_000, "1m": 1_000_000}
+SEED = 1
+PGBENCH_DB = "cms_bench_pgbench"
+PGBENCH_SCALE = 10
+
+# Routes, in the order of the tables. "paged" routes are those held to p50(1M) <= 1.5 x p50(10k).
+ROUTES = (
+    ("newest", "GET /api/cars?limit=20 (newest first)", True),
+    ("brand_price", "GET /api/cars?brand=…&minPrice=…&maxPrice=…&limit=20", True),
+    ("search", "GET /api/cars?q=…&limit=20 (full text)", True),
+    ("detail", "GET /api/cars/:id", True),
+    ("reviews", "GET /api/reviews/car/:id", True),
+    ("favorites", "GET /api/favorites (auth)", True),
+    ("login", "POST /api/auth/login", False),
+    ("checkout", "POST checkout + confirm-payment (per request)", False),
+    ("full_list", "GET /api/cars (no limit, every car)", False),
+)
+BRANDS = ("Toyota", "Volkswagen", "BMW", "Ford", "Skoda", "Audi", "Kia", "Honda")
+PRICE_RANGES = ((5000, 15000), (10000, 25000), (20000, 40000))
+SEARCH_TERMS = (
+    "sunroof", "leather", "heated seats", "hybrid", "electric", "diesel", "tow hitch", "navigation",
+    "panoramic roof", "warranty", "garage", "camera",
+)
+BUYERS_USED = 16
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def run_query(conn: psycopg.Connection, name: str, params: dict | None = None) -> list[dict]:
+    cursor = conn.execute(BENCH_SQL[name].sql, params or {})
+    return cursor.fetchall() if cursor.description else []
+
+
+def database_url(name: str) -> str:
+    return f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
+# --- databases ----------------------------------------------------------------------
+
+def demo_fingerprint(cars: int) -> str:
+    """Marker stored as the database comment: same marker, same data (size, seed, generator)."""
+    digest = hashlib.sha256(DEMO_SQL_FILE.read_bytes()).hexdigest()[:12]
+    return f"cms bench: {cars} cars, seed {SEED}, demo_data.sql {digest}"
+
+
+def database_comment(name: str) -> str | None:
+    with psycopg.connect(ADMIN_URL, autocommit=True, row_factory=dict_row) as conn:
+        rows = run_query(conn, "bench_database_comment", {"name": name})
+    return rows[0]["comment"] if rows else None
+
+
+def ensure_bench_database(label: str, cars: int) -> tuple[str, float | None]:
+    """The URL of cms_bench_<label> filled with `cars` demo cars; (url, seconds spent generating or None)."""
+    name = f"cms_bench_{label}"
+    url = database_url(name)
+    marker = demo_fingerprint(cars)
+    comment = database_comment(name)
+    if comment == marker:
+        cms_db.run_dbmate(url, "up")  # a migration added since (e.g. an index) applies to the old data too
+        log(f"reusing {name} ({marker})")
+        return url, None
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        if comment is not None:
+            log(f"{name} holds other data ({comment or 'no marker'}): recreating it")
+            conn.execute(pgsql.SQL("DROP DATABASE {} WITH (FORCE)").format(pgsql.Identifier(name)))
+        conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
+    cms_db.run_dbmate(url, "up")
+    log(f"filling {name} with {cars:,} cars (cms demo-data) ...")
+    started = time.monotonic()
+    last = {"tenth": -1}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if phase == "analyze" and done == 0:
+            log("  VACUUM (ANALYZE) ...")
+        elif phase != "analyze" and (tenth > last["tenth"] or done >= total):
+            last["tenth"] = tenth if done < total else -1
+            log(f"  {phase}: {done:,}/{total:,} after {time.monotonic() - started:.0f} s")
+
+    summary = generate(url, DemoPlan(cars=cars, seed=SEED, jobs=max(1, os.cpu_count() or 2)), progress)
+    seconds = time.monotonic() - started
+    log(f"  done in {seconds:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in summary.totals.items()))
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(pgsql.SQL("COMMENT ON DATABASE {} IS {}").format(pgsql.Identifier(name), pgsql.Literal(marker)))
+    return url, seconds
+
+
+# --- the server ---------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    base_url: str
+    log_path: Path
+
+    def worker_pids(self) -> list[int]:
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in path.read_text().split()]
+        except OSError:
+            return []
+
+    def worker_rss_kb(self) -> dict[int, int]:
+        sizes = {}
+        for pid in self.worker_pids():
+            try:
+                text = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(r"^VmRSS:\s+(\d+) kB", text, re.MULTILINE)
+            if match:
+                sizes[pid] = int(match.group(1))
+        return sizes
+
+
+@contextmanager
+def running_server(url: str, workers: int, threads: int, pool_max: int, log_dir: Path):
+    port = free_port()
+    log_path = log_dir / f"gunicorn-{port}.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "APP_ENV": "production",
+        "PORT": str(port),
+        "DB_POOL_MIN": str(threads),
+        "DB_POOL_MAX": str(pool_max),
+        "TELEGRAM_ENABLED": "false",
+    }
+    command = [
+        str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+        "--no-control-socket", "wsgi:app",
+    ]
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    server = Server(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_path}")
+            try:
+                status, _, _ = http(server.base_url + "/ping")
+                if status == 200 and len(server.worker_pids()) >= workers:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not answer /ping within 60 s; see {log_path}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def http(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None,
+         timeout: float = 60) -> tuple[int, dict, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+# --- load ---------------------------------------------------------------------------
+
+@dataclass
+class Measurement:
+    route: str
+    requests_per_s: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    body_bytes: int | None = None
+    errors: int = 0
+    requests: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    log("wrk is missing: apt-get install -y wrk")
+    subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, stdout=subprocess.DEVNULL)
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "update"], check=False, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    return shutil.which("wrk") or "wrk"
+
+
+def run_wrk(base_url: str, script: str, env: dict, seconds: float, connections: int, threads: int) -> dict:
+    command = [
+        ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+        "-s", str(LUA_DIR / script), base_url,
+    ]
+    result = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, check=False)
+    for line in result.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            return json.loads(line[len("BENCH_RESULT "):])
+    raise RuntimeError(f"wrk printed no result (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+def write_requests(path: Path, lines: list[tuple[str, str, str, str]]) -> Path:
+    with open(path, "w") as handle:
+        for method, target, token, body in lines:
+            handle.write(f"{method}\t{target}\t{token}\t{body}\n")
+    return path
+
+
+def to_measurement(route: str, result: dict, body_bytes: int | None) -> Measurement:
+    seconds = result["duration_us"] / 1e6
+    errors = sum(result[key] for key in result if key.startswith("errors_"))
+    return Measurement(
+        route=route,
+        requests_per_s=result["requests"] / seconds if seconds else 0.0,
+        p50_ms=result["p50_us"] / 1000,
+        p99_ms=result["p99_us"] / 1000,
+        body_bytes=body_bytes,
+        errors=errors,
+        requests=result["requests"],
+        extra=result,
+    )
+
+
+@dataclass
+class Options:
+    seconds: float
+    warmup: float
+    connections: int
+    threads: int
+    workers: int
+    server_threads: int
+    pool_max: int
+
+
+class SizeRun:
+    """Everything measured at one data size."""
+
+    def __init__(self, label: str, url: str, server: Server, options: Options, work_dir: Path):
+        self.label = label
+        self.url = url
+        self.server = server
+        self.options = options
+        self.work_dir = work_dir
+        self.results: dict[str, Measurement] = {}
+        self.notes: dict[str, object] = {}
+        self.rng = random.Random(SEED)
+        self.only: set[str] = set()
+
+    # -- fixtures from the database
+    def sample_cars(self, count: int, status: str = "available") -> list[int]:
+        with psycopg.connect(self.url, autocommit=True, row_factory=dict_row) as conn:
+            bounds = run_query(conn, "bench_car_id_range")[0]
+            found: list[int] = []
+            while len(found) < count:
+                ids = [self.rng.randint(bounds["first_id"], bounds["last_id"]) for _ in range(count * 2)]
+                found += [row["id"] for row in run_query(conn, "bench_existing_cars", {"ids": ids, "status": status})]
+            return found[:count]
+
+    def reviewed_cars(self, count: int) -> list[int]:
+        with psycopg.connect(self.url, autocommit=True, row_factory=dict_row) as conn:
+            candidates = self.sample_cars(count * 3)
+            rows = run_query(conn, "bench_reviewed_cars", {"ids": candidates})
+            return [row["car_id"] for row in rows][:count]
+
+    def login(self, email: str) -> str:
+        status, _, body = http(self.server.base_url + "/api/auth/login", "POST",
+                               {"email": email, "password": DEMO_PASSWORD})
+        if status != 200:
+            raise RuntimeError(f"login of {email} failed: {status} {body[:200]!r}")
+        return json.loads(body)["token"]
+
+    # -- one route
+    def measure(self, route: str, lines: list[tuple[str, str, str, str]], *, seconds: float | None = None,
+                extra_env: dict | None = None) -> Measurement:
+        options = self.options
+        requests_file = write_requests(self.work_dir / f"{self.label}-{route}.tsv", lines)
+        env = {"BENCH_REQUESTS": str(requests_file), **(extra_env or {})}
+        method, target, token, body = lines[0]
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        status, response_headers, payload = http(self.server.base_url + target, method,
+                                                 json.loads(body) if body else None, headers)
+        if status >= 400:
+            raise RuntimeError(f"{route}: {method} {target} answered {status}: {payload[:300]!r}")
+        if options.warmup:
+            run_wrk(self.server.base_url, "requests.lua", env, options.warmup, options.connections, options.threads)
+        result = run_wrk(self.server.base_url, "requests.lua", env, seconds or options.seconds,
+                         options.connections, options.threads)
+        measurement = to_measurement(route, result, len(payload))
+        measurement.extra["total_count"] = response_headers.get("x-total-count")
+        self.results[route] = measurement
+        log(f"  {route:12} {measurement.requests_per_s:9.1f} req/s  p50 {measurement.p50_ms:8.2f} ms  "
+            f"p99 {measurement.p99_ms:8.2f} ms  {len(payload):>9,} B  errors {measurement.errors}")
+        return measurement
+
+    def wanted(self, route: str) -> bool:
+        return not self.only or route in self.only
+
+    def run_all(self, full_list: bool) -> None:
+        options = self.options
+        buyer_emails = [demo_email("user", k) for k in range(1, BUYERS_USED + 1)]
+        tokens = [self.login(email) for email in buyer_emails]
+
+        if self.wanted("newest"):
+            self.measure("newest", [("GET", "/api/cars?limit=20", "", "")])
+        if self.wanted("brand_price"):
+            self.measure("brand_price", [
+                ("GET", f"/api/cars?brand={brand}&minPrice={low}&maxPrice={high}&limit=20", "", "")
+                for brand in BRANDS for low, high in PRICE_RANGES
+            ])
+        if self.wanted("search"):
+            self.measure("search", [("GET", f"/api/cars?q={quote(term)}&limit=20", "", "") for term in SEARCH_TERMS])
+        if self.wanted("detail"):
+            self.measure("detail", [("GET", f"/api/cars/{car_id}", "", "") for car_id in self.sample_cars(1000)])
+        if self.wanted("reviews"):
+            self.measure("reviews", [("GET", f"/api/reviews/car/{car_id}", "", "")
+                                     for car_id in self.reviewed_cars(500)])
+        if self.wanted("favorites"):
+            self.measure("favorites", [("GET", "/api/favorites", token, "") for token in tokens])
+        if self.wanted("login"):
+            self.measure("login", [
+                ("POST", "/api/auth/login", "", json.dumps({"email": email, "password": DEMO_PASSWORD}))
+                for email in buyer_emails
+            ])
+        if self.wanted("checkout"):
+            self.measure_checkout(tokens[: options.threads])
+        if full_list and self.wanted("full_list"):
+            self.measure_full_list()
+
+    def measure_checkout(self, tokens: list[str]) -> None:
+        options = self.options
+        pool_size = int(800 * (options.seconds + options.warmup)) + 200
+        with psycopg.connect(self.url, autocommit=True, row_factory=dict_row) as conn:
+            seller_id = run_query(conn, "bench_user_id", {"email": demo_email("seller", 1)})[0]["id"]
+            ids = [row["id"] for row in run_query(conn, "bench_insert_pool_cars", {"seller_id": seller_id,
+                                                                                    "n": pool_size})]
+        try:
+            tokens_file = self.work_dir / f"{self.label}-tokens.txt"
+            tokens_file.write_text("\n".join(tokens) + "\n")
+            warm_ids, measured_ids = ids[: pool_size // 4], ids[pool_size // 4:]
+            env = {"BENCH_TOKENS": str(tokens_file), "BENCH_THREADS": str(options.threads)}
+            if options.warmup:
+                warm_file = self.work_dir / f"{self.label}-pool-warm.txt"
+                warm_file.write_text("\n".join(map(str, warm_ids)) + "\n")
+                run_wrk(self.server.base_url, "checkout.lua", {**env, "BENCH_CARS": str(warm_file)},
+                        options.warmup, options.connections, options.threads)
+            cars_file = self.work_dir / f"{self.label}-pool.txt"
+            cars_file.write_text("\n".join(map(str, measured_ids)) + "\n")
+            result = run_wrk(self.server.base_url, "checkout.lua", {**env, "BENCH_CARS": str(cars_file)},
+                             options.seconds, options.connections, options.threads)
+            measurement = to_measurement("checkout", result, None)
+            seconds = result["duration_us"] / 1e6
+            measurement.extra["flows_per_s"] = result["confirmations"] / seconds
+            self.results["checkout"] = measurement
+            log(f"  checkout     {measurement.requests_per_s:9.1f} req/s  p50 {measurement.p50_ms:8.2f} ms  "
+                f"p99 {measurement.p99_ms:8.2f} ms  {measurement.extra['flows_per_s']:.1f} flows/s  "
+                f"errors {measurement.errors}  pool exhausted {result['pool_exhausted']}")
+        finally:
+            self.delete_pool(ids)
+
+    def delete_pool(self, ids: list[int]) -> None:
+        """Remove the pool cars and their orders (requests still in flight when wrk stopped may add orders)."""
+        for attempt in range(10):
+            time.sleep(1)
+            try:
+                with psycopg.connect(self.url) as conn, conn.transaction():
+                    run_query(conn, "bench_delete_pool_orders", {"ids": ids})
+                    run_query(conn, "bench_delete_pool_cars", {"ids": ids})
+                return
+            except psycopg.errors.ForeignKeyViolation:
+                if attempt == 9:
+                    raise
+
+    def measure_full_list(self) -> None:
+        status, headers, plain = http(self.server.base_url + "/api/cars")
+        status_gz, headers_gz, compressed = http(self.server.base_url + "/api/cars",
+                                                 headers={"Accept-Encoding": "gzip"})
+        gzip_served = headers_gz.get("content-encoding", "").lower() == "gzip"
+        self.notes["full_list_gzip_served"] = gzip_served
+        self.notes["full_list_gzip_bytes"] = len(compressed) if gzip_served else None
+        self.notes["full_list_gzip_would_be"] = len(gzip.compress(plain, 6))
+        self.notes["full_list_cars"] = len(json.loads(plain))
+        self.notes["full_list_old_format_bytes"] = old_server_body_size(plain)
+        before = self.server.worker_rss_kb()
+        # one answer takes about a second: give wrk time for more than a handful of them
+        self.measure("full_list", [("GET", "/api/cars", "", "")], seconds=max(self.options.seconds, 10))
+        after = self.server.worker_rss_kb()
+        growth = {pid: after[pid] - before.get(pid, after[pid]) for pid in after}
+        self.notes["rss_before_kb"] = sum(before.values())
+        self.notes["rss_after_kb"] = sum(after.values())
+        self.notes["rss_growth_kb"] = sum(growth.values())
+        self.notes["rss_workers"] = len(after)
+        if gzip_served:
+            gz_file = write_requests(self.work_dir / f"{self.label}-full-gzip.tsv", [("GET", "/api/cars", "", "")])
+            result = run_wrk(self.server.base_url, "requests.lua", {"BENCH_REQUESTS": str(gz_file), "BENCH_GZIP": "1"},
+                             max(self.options.seconds, 10), self.options.connections, self.options.threads)
+            self.results["full_list_gzip"] = to_measurement("full_list_gzip", result, len(compressed))
+
+
+def old_server_body_size(body: bytes) -> int:
+    """Size of the same cars as the old server sent them: price as a "12345.00" string (Sequelize DECIMAL)."""
+    cars = json.loads(body)
+    for car in cars:
+        if car.get("price") is not None:
+            car["price"] = f"{float(car['price']):.2f}"
+    return len(json.dumps(cars, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+# --- statement counts (in process, on the bench database) ---------------------------
+
+PERIODIC_QUERIES = {"get_settings"}  # read at most once per CACHE_SECONDS per process, not per request
+
+
+def statement_counts(url: str) -> dict[str, int]:
+    """SQL statements per request for the full and the paged car list, counted by wrapping
+    psycopg's Cursor.execute in this process (the pool's empty liveness check and the
+    periodic settings read are not counted)."""
+    from cms import create_app
+    from cms.sql import QUERIES
+
+    by_text = {item.sql: item.name for item in QUERIES.values()}
+    counted: list[str] = []
+    original = psycopg.Cursor.execute
+
+    def counting(self, query, params=None, **kwargs):
+        text = query if isinstance(query, str) else str(query)
+        if text.strip() and by_text.get(text) not in PERIODIC_QUERIES:
+            counted.append(by_text.get(text, text[:60]))
+        return original(self, query, params, **kwargs)
+
+    app = create_app({"database_url": url, "jwt_secret": secrets.token_urlsafe(48), "pool_min_size": 1,
+                      "pool_max_size": 2, "telegram_enabled": False, "log_level": "WARNING"})
+    client = app.test_client()
+    targets = {"GET /api/cars": "/api/cars", "GET /api/cars?limit=20": "/api/cars?limit=20"}
+    counts = {}
+    try:
+        psycopg.Cursor.execute = counting
+        for label, target in targets.items():
+            counted.clear()
+            response = client.get(target)
+            assert response.status_code == 200, response.status_code
+            counts[label] = len(counted)
+            log(f"  {label}: {counted}")
+    finally:
+        psycopg.Cursor.execute = original
+        app.extensions["cms.pool"].close()
+    return counts
+
+
+# --- pgbench ------------------------------------------------------------------------
+
+def pgbench_ceiling(seconds: float, connections: int, threads: int) -> float:
+    """pgbench -S (select-only) transactions per second on a pgbench-initialised scratch database."""
+    url = database_url(PGBENCH_DB)
+    comment = database_comment(PGBENCH_DB)
+    marker = f"pgbench scale {PGBENCH_SCALE}"
+    if comment != marker:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            if comment is not None:
+                conn.execute(pgsql.SQL("DROP DATABASE {} WITH (FORCE)").format(pgsql.Identifier(PGBENCH_DB)))
+            conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(PGBENCH_DB)))
+        subprocess.run(["pgbench", "-i", "-q", "-s", str(PGBENCH_SCALE), url], check=True, capture_output=True)
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(pgsql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                pgsql.Identifier(PGBENCH_DB), pgsql.Literal(marker)))
+    result = subprocess.run(
+        ["pgbench", "-S", "-n", f"-c{connections}", f"-j{threads}", f"-T{max(1, round(seconds))}", url],
+        check=True, capture_output=True, text=True,
+    )
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
+    if not match:
+        raise RuntimeError(f"cannot read pgbench output:\n{result.stdout}")
+    return float(match.group(1))
+
+
+# --- machine and login facts --------------------------------------------------------
+
+def machine_facts() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = ""
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        memory = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, AttributeError):
+        pass
+    with psycopg.connect(ADMIN_URL, autocommit=True, row_factory=dict_row) as conn:
+        server = run_query(conn, "bench_server_facts")[0]
+    wrk_version = subprocess.run([ensure_wrk(), "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    return {
+        "cpu": f"{os.cpu_count()} x {cpu}",
+        "memory": memory,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": f"{server['version']} (shared_buffers {server['shared_buffers']}, "
+                      f"max_connections {server['max_connections']}), same host",
+        "wrk": wrk_version.strip() or "wrk",
+        "load_average_at_start": " ".join(f"{v:.2f}" for v in os.getloadavg()),
+    }
+
+
+def bcrypt_facts(url: str) -> dict[str, object]:
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        password_hash = run_query(conn, "bench_password_hash", {"email": demo_email("user", 1)})[0]["password_hash"]
+    cost = int(password_hash.split("$")[2])
+    timings = []
+    for _ in range(7):
+        started = time.perf_counter()
+        bcrypt.checkpw(DEMO_PASSWORD.encode(), password_hash.encode())
+        timings.append(time.perf_counter() - started)
+    per_check = statistics.median(timings)
+    return {"cost": cost, "check_ms": per_check * 1000, "ceiling_per_s": (os.cpu_count() or 1) / per_check}
+
+
+# --- report -------------------------------------------------------------------------
+
+def fmt_bytes(value: int | None) -> str:
+    if value is None:
+        return "–"
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.2f} MB"
+    if value >= 10_000:
+        return f"{value / 1000:.1f} kB"
+    return f"{value} B"
+
+
+def size_table(run: SizeRun) -> list[str]:
+    lines = [
+        "| Route | req/s | p50 ms | p99 ms | Response body | Errors / non-2xx |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for route, title, _ in ROUTES:
+        m = run.results.get(route)
+        if m is None:
+            continue
+        rate = f"{m.requests_per_s:,.1f}"
+        if route == "checkout":
+            rate += f" ({m.extra['flows_per_s']:,.1f} flows/s)"
+        p50, p99 = f"{m.p50_ms:,.2f}", f"{m.p99_ms:,.2f}"
+        if m.requests == 0:
+            p50 = p99 = f"> {m.extra['duration_us'] / 1e3:,.0f} (none completed)"
+        lines.append(f"| {title} | {rate} | {p50} | {p99} | {fmt_bytes(m.body_bytes)} | "
+                     f"{m.errors} of {m.requests:,} |")
+    gz = run.results.get("full_list_gzip")
+    if gz:
+        lines.append(f"| GET /api/cars (no limit, Accept-Encoding: gzip) | {gz.requests_per_s:,.1f} | "
+                     f"{gz.p50_ms:,.2f} | {gz.p99_ms:,.2f} | {fmt_bytes(gz.body_bytes)} | "
+                     f"{gz.errors} of {gz.requests:,} |")
+    return lines
+
+
+def p50_ratio(small: Measurement, large: Measurement) -> float:
+    """p50 at the large size over p50 at the small one; infinite when no request completed."""
+    if not large.requests or not small.requests or not small.p50_ms:
+        return float("inf")
+    return large.p50_ms / small.p50_ms
+
+
+def build_report(runs: dict[str, SizeRun], facts: dict, options: Options, pgbench_tps: float | None,
+                 bcrypt_info: dict, counts: dict[str, int], generation: dict[str, float | None],
+                 quick: bool) -> str:
+    out: list[str] = []
+    today = dt.date.today().isoformat()
+    out.append(f"# Benchmark {today}{' (quick smoke run)' if quick else ''}")
+    out.append("")
+    out.append("Produced by `make bench` (bench/run.py); how to read it: bench/README.md.")
+    out.append("")
+    out.append("## Set-up")
+    out.append("")
+    for key, value in facts.items():
+        out.append(f"- {key.replace('_', ' ')}: {value}")
+    out.append(f"- server: gunicorn gthread, {options.workers} workers x {options.server_threads} threads, "
+               f"pool {options.server_threads}..{options.pool_max} connections per worker, APP_ENV=production, "
+               "request log at INFO to a file")
+    out.append(f"- load: wrk -t{options.threads} -c{options.connections}, {options.warmup:g} s warm-up then "
+               f"{options.seconds:g} s per route, keep-alive connections")
+    for label, seconds in generation.items():
+        if seconds is not None:
+            out.append(f"- demo data for {label}: generated in {seconds:.0f} s (cms demo-data, then VACUUM ANALYZE)")
+        else:
+            out.append(f"- demo data for {label}: reused from an earlier run")
+    out.append("")
+    for label, run in runs.items():
+        out.append(f"## {SIZES[label]:,} cars")
+        out.append("")
+        out.extend(size_table(run))
+        out.append("")
+    if "10k" in runs and "1m" in runs:
+        out.append("## p50 at 1M cars / p50 at 10k cars")
+        out.append("")
+        out.append("| Route | p50 10k ms | p50 1M ms | ratio | target ≤ 1.5 |")
+        out.append("|---|---:|---:|---:|---|")
+        for route, title, paged in ROUTES:
+            small, large = runs["10k"].results.get(route), runs["1m"].results.get(route)
+            if not small or not large:
+                continue
+            ratio = p50_ratio(small, large)
+            verdict = ("holds" if ratio <= 1.5 else "**fails**") if paged else "(not a target)"
+            large_p50 = f"{large.p50_ms:,.2f}" if large.requests else "none completed"
+            shown = f"{ratio:.2f}" if ratio != float("inf") else "∞"
+            out.append(f"| {title} | {small.p50_ms:,.2f} | {large_p50} | {shown} | {verdict} |")
+        out.append("")
+    out.append("## Targets")
+    out.append("")
+    out.extend(target_lines(runs, pgbench_tps, bcrypt_info, counts, options))
+    out.append("")
+    return "\n".join(out)
+
+
+def target_lines(runs: dict[str, SizeRun], pgbench_tps: float | None, bcrypt_info: dict,
+                 counts: dict[str, int], options: Options) -> list[str]:
+    lines = []
+    if "10k" in runs and "1m" in runs:
+        failing = []
+        for route, title, paged in ROUTES:
+            small, large = runs["10k"].results.get(route), runs["1m"].results.get(route)
+            if paged and small and large and p50_ratio(small, large) > 1.5:
+                ratio = p50_ratio(small, large)
+                failing.append(f"{title} ({ratio:.1f}x)" if ratio != float("inf") else f"{title} (none completed)")
+        lines.append("- p50 at 1M ≤ 1.5 × p50 at 10k for every paged, filtered, searched and detail route: "
+                     + ("**holds**" if not failing else "**fails** for " + "; ".join(failing)))
+    if pgbench_tps:
+        lines.append(f"- pgbench -S -c{options.connections} -j{options.threads} (ceiling): {pgbench_tps:,.0f} tps")
+        for label, run in runs.items():
+            detail = run.results.get("detail")
+            if detail:
+                share = 100 * detail.requests_per_s / pgbench_tps
+                lines.append(f"- GET /api/cars/:id at {SIZES[label]:,} cars: {detail.requests_per_s:,.0f} req/s = "
+                             f"{share:.2f} % of pgbench -S (target ≥ 3.5 %): "
+                             + ("**holds**" if share >= 3.5 else "**fails**"))
+    small = runs.get("10k")
+    if small and "full_list" in small.results:
+        full = small.results["full_list"]
+        notes = small.notes
+        lines.append(f"- GET /api/cars without limit at 10k ({notes['full_list_cars']:,} cars):")
+        one = counts.get("GET /api/cars")
+        lines.append(f"  - SQL statements per request: {one} (target 1): " + ("**holds**" if one == 1 else "**fails**"))
+        lines.append(f"  - {full.requests_per_s:.1f} req/s (target ≥ 10): "
+                     + ("**holds**" if full.requests_per_s >= 10 else "**fails**"))
+        old = notes["full_list_old_format_bytes"]
+        lines.append(f"  - body {fmt_bytes(full.body_bytes)}; the same cars in the old server's format "
+                     f"(price as a \"0.00\" string): {fmt_bytes(old)}; the old server's measured body: 5.2 MB "
+                     "(target: no larger than the old server's for the same cars): "
+                     + ("**holds**" if full.body_bytes <= old else "**fails**")
+                     + ("" if full.body_bytes <= 5_200_000 else " (larger than 5.2 MB because the demo "
+                        "descriptions are longer than those the old server was measured with)"))
+        if notes["full_list_gzip_served"]:
+            lines.append(f"  - gzip when accepted: **holds**, {fmt_bytes(notes['full_list_gzip_bytes'])} compressed")
+        else:
+            lines.append("  - gzip when accepted: **fails**: the service answers Accept-Encoding: gzip uncompressed "
+                         f"(gzip -6 would make it {fmt_bytes(notes['full_list_gzip_would_be'])})")
+        growth_mb = notes["rss_growth_kb"] / 1024
+        lines.append(f"  - worker RSS growth while serving it: {growth_mb:+.1f} MB over {notes['rss_workers']} "
+                     f"workers ({notes['rss_before_kb'] / 1024:.0f} → {notes['rss_after_kb'] / 1024:.0f} MB) "
+                     "(target < 100 MB): " + ("**holds**" if growth_mb < 100 else "**fails**"))
+    if counts:
+        lines.append("- statements per request (in process, same database): "
+                     + ", ".join(f"{route}: {n}" for route, n in counts.items()))
+    for label, run in runs.items():
+        login = run.results.get("login")
+        if login:
+            share = 100 * login.requests_per_s / bcrypt_info["ceiling_per_s"]
+            lines.append(f"- login at {SIZES[label]:,} cars: {login.requests_per_s:.1f} logins/s; bcrypt cost "
+                         f"{bcrypt_info['cost']}, {bcrypt_info['check_ms']:.0f} ms per check, so "
+                         f"{os.cpu_count()} cores allow {bcrypt_info['ceiling_per_s']:.1f} checks/s: login runs at "
+                         f"{share:.0f} % of the bcrypt ceiling (old server: 11 logins/s)")
+    return lines
+
+
+# --- main ---------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 10k only, 3 s per route, 1 s warm-up")
+    parser.add_argument("--sizes", default=None, help="comma-separated sizes to run (10k,1m)")
+    parser.add_argument("--seconds", type=float, default=None, help="measured seconds per route (default 15)")
+    parser.add_argument("--warmup", type=float, default=None, help="warm-up seconds per route (default 3)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "3")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
+    parser.add_argument("--pool-max", type=int, default=None, help="DB_POOL_MAX per worker (default: threads + 2)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk -c (and pgbench -c)")
+    parser.add_argument("--output", default=None, help="report path (default bench/results/<date>.md)")
+    parser.add_argument("--routes", default="", help="only these routes, comma-separated: "
+                        + ",".join(route for route, _, _ in ROUTES))
+    args = parser.parse_args()
+
+    sizes = (args.sizes.split(",") if args.sizes else (["10k"] if args.quick else ["10k", "1m"]))
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        parser.error(f"unknown sizes {unknown}; choose from {list(SIZES)}")
+    options = Options(
+        seconds=args.seconds or (3.0 if args.quick else 15.0),
+        warmup=args.warmup if args.warmup is not None else (1.0 if args.quick else 3.0),
+        connections=args.connections,
+        threads=2,
+        workers=args.workers,
+        server_threads=args.threads,
+        pool_max=args.pool_max or args.threads + 2,
+    )
+    ensure_wrk()
+    facts = machine_facts()
+    log(f"machine: {facts['cpu']}, {facts['memory']}; PostgreSQL {facts['postgresql']}")
+    runs: dict[str, SizeRun] = {}
+    generation: dict[str, float | None] = {}
+    counts: dict[str, int] = {}
+    bcrypt_info: dict = {}
+    work_dir = Path(tempfile.mkdtemp(prefix="cms-bench-"))
+    started = time.monotonic()
+    for label in sizes:
+        url, seconds = ensure_bench_database(label, SIZES[label])
+        generation[label] = seconds
+        if label == "10k":
+            counts = statement_counts(url)
+            log(f"statements per request: {counts}")
+        if not bcrypt_info:
+            bcrypt_info = bcrypt_facts(url)
+        log(f"{label}: starting gunicorn ({options.workers} workers x {options.server_threads} threads)")
+        with running_server(url, options.workers, options.server_threads, options.pool_max, work_dir) as server:
+            run = SizeRun(label, url, server, options, work_dir)
+            run.only = {route for route in args.routes.split(",") if route}
+            run.run_all(full_list=(label == "10k"))
+            runs[label] = run
+    log("pgbench -S (ceiling) ...")
+    pgbench_tps = pgbench_ceiling(options.seconds, options.connections, options.threads)
+    log(f"pgbench -S: {pgbench_tps:,.0f} tps")
+    facts["load_average_at_end"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    facts["bench_duration"] = f"{(time.monotonic() - started) / 60:.1f} min"
+    report = build_report(runs, facts, options, pgbench_tps, bcrypt_info, counts, generation, args.quick)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    default_name = f"{dt.date.today().isoformat()}{'-quick' if args.quick else ''}.md"
+    output = Path(args.output) if args.output else RESULTS_DIR / default_name
+    output.write_text(report)
+    raw = {
+        "facts": facts, "options": options.__dict__, "pgbench_tps": pgbench_tps, "bcrypt": bcrypt_info,
+        "statement_counts": counts, "generation_seconds": generation,
+        "sizes": {label: {"results": {route: m.__dict__ for route, m in run.results.items()}, "notes": run.notes}
+                  for label, run in runs.items()},
+    }
+    output.with_suffix(".json").write_text(json.dumps(raw, indent=1, default=str) + "\n")
+    print()
+    print(report)
+    log(f"report written to {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+-- Helper statements of the benchmark harness (bench/run.py), run on the
+-- cms_bench_* databases only.
+
+-- name: bench_insert_pool_cars
+-- n available cars of the given seller for the checkout flow (one per
+-- checkout); returns their ids.
+INSERT INTO cars (title, price, description, seller_id, status, brand, model, year, fuel_type, image)
+SELECT
+    'Bench checkout car ' || g,
+    15000 + mod(g, 100) * 100,
+    'Reserved for the checkout benchmark.',
+    %(seller_id)s,
+    'available',
+    'Benchmark',
+    'Pool',
+    2020,
+    'Gasoline',
+    '/images/car1.png'
+FROM generate_series(1, %(n)s::integer) AS g
+RETURNING id;
+
+-- name: bench_delete_pool_orders
+-- Remove the orders of the given pool cars (orders keep cars from being deleted).
+DELETE FROM orders
+WHERE car_id = any(%(ids)s::integer[]);
+
+-- name: bench_delete_pool_cars
+-- Remove the given pool cars (their images, reviews, favorites and inquiries cascade).
+DELETE FROM cars
+WHERE id = any(%(ids)s::integer[]);
+
+-- name: bench_existing_cars
+-- Which of the given ids are cars with the given status (many rows).
+SELECT id
+FROM cars
+WHERE
+    id = any(%(ids)s::integer[])
+    AND status = %(status)s;
+
+-- name: bench_reviewed_cars
+-- Which of the given car ids have at least one review (many rows).
+SELECT DISTINCT car_id
+FROM reviews
+WHERE car_id = any(%(ids)s::integer[]);
+
+-- name: bench_car_id_range
+-- Smallest and largest car id (one row).
+SELECT
+    min(id) AS first_id,
+    max(id) AS last_id
+FROM cars;
+
+-- name: bench_user_id
+-- The id of the account with this email (one row or none).
+SELECT id
+FROM users
+WHERE lower(btrim(email)) = lower(btrim(%(email)s));
+
+-- name: bench_password_hash
+-- The password hash of the account with this email (one row or none).
+SELECT password_hash
+FROM users
+WHERE lower(btrim(email)) = lower(btrim(%(email)s));
+
+-- name: bench_database_comment
+-- The comment of a database (the bench's marker of what it holds); no row when the database does not exist.
+SELECT coalesce(shobj_description(oid, 'pg_database'), '') AS comment
+FROM pg_database
+WHERE datname = %(name)s;
+
+-- name: bench_server_facts
+-- PostgreSQL version and the settings that matter for the benchmark (one row).
+SELECT
+    current_setting('server_version') AS version,
+    current_setting('shared_buffers') AS shared_buffers,
+    current_setting('max_connections') AS max_connections;

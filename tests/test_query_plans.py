@@ -1,0 +1,350 @@
+"""Performance at marketplace scale (issue 5), checked without timing anything.
+
+1. Plans: the statements behind the benchmarked routes are captured while the
+   routes really run against a private database filled by `cms demo-data`
+   (20,000 cars and everything around them, statistics refreshed), then each
+   one is EXPLAINed with the very parameters it ran with. A sequential scan of
+   cars, orders, inquiries, reviews, favorites or car_images fails the test: its
+   cost would grow with the table.
+2. Statement counts: every list route answers with the same number of SQL
+   statements for 3 and for 30 rows (no query per row), and the car list with
+   exactly one.
+
+Statements are counted for real, by wrapping psycopg's Cursor.execute (through
+which Connection.execute runs) in this process. Not counted: the pool's empty
+liveness check and get_settings, which each process runs at most once per
+cache period (cms/services/settings.py), not per request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+import pytest
+from conftest import app_config, create_database, drop_database, unique_database_name
+from psycopg.rows import dict_row
+
+from cms import create_app, db
+from cms.demo_data import DEMO_PASSWORD, DemoPlan, demo_email, generate
+from cms.sql import QUERIES
+
+PLAN_CARS = 20_000
+WATCHED_TABLES = frozenset({"cars", "orders", "inquiries", "reviews", "favorites", "car_images"})
+NOT_PER_REQUEST = frozenset({"get_settings"})
+QUERY_NAMES = {item.sql: item.name for item in QUERIES.values()}
+
+
+# --- recording the statements of a request ------------------------------------------
+
+@dataclass
+class Statement:
+    name: str
+    sql: str
+    params: object
+
+
+@dataclass
+class StatementLog:
+    """Statements run through psycopg while `recording()` is active."""
+
+    statements: list[Statement] = field(default_factory=list)
+    active: bool = False
+
+    def record(self, query, params) -> None:
+        text = query if isinstance(query, str) else str(query)
+        name = QUERY_NAMES.get(text, "(unnamed)")
+        if self.active and text.strip() and name not in NOT_PER_REQUEST:
+            self.statements.append(Statement(name, text, params))
+
+    @contextmanager
+    def recording(self) -> Iterator[list[Statement]]:
+        self.statements = []
+        self.active = True
+        try:
+            yield self.statements
+        finally:
+            self.active = False
+
+
+@pytest.fixture
+def statement_log(monkeypatch) -> StatementLog:
+    log = StatementLog()
+    original = psycopg.Cursor.execute
+
+    def recording_execute(cursor, query, params=None, **kwargs):
+        log.record(query, params)
+        return original(cursor, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", recording_execute)
+    return log
+
+
+def run_request(client, statement_log: StatementLog, method: str, path: str, *, token: str | None = None,
+                body: dict | None = None) -> tuple[object, list[Statement]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with statement_log.recording() as statements:
+        response = client.open(path, method=method, headers=headers, json=body)
+    assert response.status_code == 200, f"{method} {path}: {response.status_code} {response.get_data(as_text=True)}"
+    return response, list(statements)
+
+
+# --- plans on a database of marketplace size -----------------------------------------
+
+@pytest.fixture(scope="session")
+def plans_database_url():
+    """A private database with every migration and 20,000 demo cars (VACUUM ANALYZE done); dropped at the end."""
+    name = unique_database_name("plans")
+    url = create_database(name)
+    try:
+        db.run_dbmate(url, "up")
+        generate(url, DemoPlan(cars=PLAN_CARS, seed=5, jobs=1))
+        yield url
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def plans_app(plans_database_url):
+    application = create_app(app_config(plans_database_url))
+    yield application
+    application.extensions["cms.pool"].close()
+
+
+@pytest.fixture(scope="session")
+def plans_sql(plans_database_url):
+    with psycopg.connect(plans_database_url, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def scale(plans_app, plans_sql):
+    """Realistic parameters from the demo data: accounts (with tokens) and cars."""
+    from cms.auth import issue_token
+
+    def account(email: str) -> dict:
+        row = plans_sql.execute(
+            "SELECT id, role, email, name FROM users WHERE lower(email) = lower(%s)", (email,)
+        ).fetchone()
+        assert row is not None, email
+        with plans_app.app_context():
+            row["token"] = issue_token(row)
+        return row
+
+    plan = DemoPlan(cars=PLAN_CARS)
+    buyer = account(demo_email("user", plan.buyers // 2))
+    seller = account(demo_email("seller", plan.sellers // 2))
+    admin = account("demo.admin@example.com")
+    reviewed_car = plans_sql.execute(
+        "SELECT car_id FROM reviews GROUP BY car_id ORDER BY car_id DESC LIMIT 1"
+    ).fetchone()["car_id"]
+    available = [row["id"] for row in plans_sql.execute(
+        "SELECT id FROM cars WHERE status = 'available' ORDER BY id DESC LIMIT 3"
+    )]
+    return {"buyer": buyer, "seller": seller, "admin": admin, "reviewed_car": reviewed_car, "available": available}
+
+
+def sequential_scans(plan: dict) -> list[str]:
+    """Relations of the watched tables read by a Seq Scan anywhere in an EXPLAIN (FORMAT JSON) plan."""
+    found = []
+    if plan.get("Node Type") == "Seq Scan" and plan.get("Relation Name") in WATCHED_TABLES:
+        found.append(plan["Relation Name"])
+    for child in plan.get("Plans", []):
+        found += sequential_scans(child)
+    return found
+
+
+def explain(conn: psycopg.Connection, statement: Statement) -> dict:
+    row = conn.execute("EXPLAIN (FORMAT JSON) " + statement.sql, statement.params).fetchone()
+    document = row["QUERY PLAN"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    return document[0]["Plan"]
+
+
+def assert_no_sequential_scans(conn: psycopg.Connection, statements: list[Statement], *,
+                               allowed: frozenset[str] = frozenset()) -> None:
+    assert statements, "the request ran no SQL statement: nothing was recorded"
+    offenders = []
+    for statement in statements:
+        tables = set(sequential_scans(explain(conn, statement))) - allowed
+        if tables:
+            offenders.append(f"{statement.name}: Seq Scan on {', '.join(sorted(tables))}")
+    assert not offenders, "sequential scans at 20,000 cars:\n" + "\n".join(offenders)
+
+
+PAGED_ROUTES = {
+    "newest_first": "/api/cars?limit=20",
+    "brand_and_price": "/api/cars?brand=Toyota&minPrice=10000&maxPrice=25000&limit=20",
+    "full_text_search": "/api/cars?q=sunroof&limit=20",
+    "second_page": "/api/cars?limit=20&offset=20",
+    "admin_page": "/api/admin/cars?limit=20",
+}
+
+
+@pytest.mark.parametrize("route", sorted(PAGED_ROUTES))
+def test_car_list_pages_read_no_table_sequentially(route, plans_app, plans_sql, scale, statement_log):
+    token = scale["admin"]["token"] if route.startswith("admin") else None
+    _, statements = run_request(plans_app.test_client(), statement_log, "GET", PAGED_ROUTES[route], token=token)
+    assert_no_sequential_scans(plans_sql, statements)
+
+
+def rows_read(plan: dict, totals: dict[str, int] | None = None) -> dict[str, int]:
+    """Rows each watched table gave to an EXPLAIN ANALYZE plan, including those its filters threw away."""
+    totals = {} if totals is None else totals
+    relation = plan.get("Relation Name")
+    if relation in WATCHED_TABLES:
+        loops = plan.get("Actual Loops", 1)
+        rows = plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
+        rows += plan.get("Rows Removed by Index Recheck", 0)
+        totals[relation] = totals.get(relation, 0) + rows * loops
+    for child in plan.get("Plans", []):
+        rows_read(child, totals)
+    return totals
+
+
+@pytest.mark.parametrize("route", sorted(PAGED_ROUTES))
+def test_car_list_pages_read_a_bounded_share_of_the_table(route, plans_app, plans_sql, scale, statement_log):
+    # No Seq Scan is not enough: a full index scan, a window over every match or an exact
+    # count of every car also grows with the table. A page of 20 may read at most a
+    # quarter of the cars (the count may stop at a cap, the page after offset + limit rows).
+    token = scale["admin"]["token"] if route.startswith("admin") else None
+    _, statements = run_request(plans_app.test_client(), statement_log, "GET", PAGED_ROUTES[route], token=token)
+    budget = PLAN_CARS // 4
+    for statement in statements:
+        row = plans_sql.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement.sql, statement.params).fetchone()
+        document = row["QUERY PLAN"]
+        plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
+        heavy = {table: rows for table, rows in rows_read(plan).items() if rows > budget}
+        assert not heavy, f"{statement.name} read {heavy} rows for one page (budget {budget:,} per table)"
+
+
+def test_full_car_list_reads_only_cars_sequentially(plans_app, plans_sql, statement_log):
+    # Every car is asked for, so reading the whole cars table is the right plan; the
+    # primary images must still come from the index, not from a scan of every image.
+    _, statements = run_request(plans_app.test_client(), statement_log, "GET", "/api/cars")
+    assert_no_sequential_scans(plans_sql, statements, allowed=frozenset({"cars"}))
+
+
+def test_car_detail_reads_no_table_sequentially(plans_app, plans_sql, scale, statement_log):
+    path = f"/api/cars/{scale['reviewed_car']}"
+    _, statements = run_request(plans_app.test_client(), statement_log, "GET", path)
+    assert_no_sequential_scans(plans_sql, statements)
+
+
+def test_car_reviews_read_no_table_sequentially(plans_app, plans_sql, scale, statement_log):
+    path = f"/api/reviews/car/{scale['reviewed_car']}"
+    response, statements = run_request(plans_app.test_client(), statement_log, "GET", path)
+    assert response.get_json(), "the car chosen has reviews"
+    assert_no_sequential_scans(plans_sql, statements)
+
+
+@pytest.mark.parametrize(("path", "role"), [
+    ("/api/favorites", "buyer"),
+    ("/api/payments/my-orders", "buyer"),
+    ("/api/inquiries", "buyer"),
+    ("/api/seller/orders", "seller"),
+    ("/api/seller/inquiries", "seller"),
+    ("/api/admin/actions", "admin"),
+])
+def test_account_lists_read_no_table_sequentially(path, role, plans_app, plans_sql, scale, statement_log):
+    _, statements = run_request(plans_app.test_client(), statement_log, "GET", path, token=scale[role]["token"])
+    assert_no_sequential_scans(plans_sql, statements)
+
+
+def test_login_reads_no_table_sequentially(plans_app, plans_sql, scale, statement_log):
+    body = {"email": scale["buyer"]["email"], "password": DEMO_PASSWORD}
+    _, statements = run_request(plans_app.test_client(), statement_log, "POST", "/api/auth/login", body=body)
+    assert_no_sequential_scans(plans_sql, statements)
+
+
+def test_checkout_and_confirmation_read_no_table_sequentially(plans_app, plans_sql, scale, statement_log):
+    client = plans_app.test_client()
+    token = scale["buyer"]["token"]
+    response, checkout = run_request(client, statement_log, "POST", "/api/payments/checkout", token=token,
+                                     body={"carId": scale["available"][0]})
+    order_id = response.get_json()["order"]["id"]
+    _, confirm = run_request(client, statement_log, "POST", "/api/payments/confirm-payment", token=token,
+                             body={"orderId": order_id})
+    assert_no_sequential_scans(plans_sql, checkout + confirm)
+
+
+# --- statements per request: constant in the number of rows -------------------------
+
+class World:
+    """Accounts and n of everything each list route shows, grown on demand."""
+
+    def __init__(self, factory):
+        self.factory = factory
+        self.seller = factory.user("seller")
+        self.buyer = factory.user("user")
+        self.admin = factory.user("admin")
+        self.cars: list[dict] = []
+        self.size = 0
+
+    def grow(self, n: int) -> None:
+        f = self.factory
+        for index in range(self.size, n):
+            car = f.car(self.seller)
+            self.cars.append(car)
+            f.row("car_images", car_id=car["id"], image_url=f"/images/car{1 + index % 3}.png", is_primary=True,
+                  display_order=0)
+            reviewer = f.user("user")
+            f.row("reviews", car_id=self.cars[0]["id"], user_id=reviewer["id"], user_name=reviewer["name"],
+                  rating=1 + index % 5, comment="Fine")
+            f.row("favorites", user_id=self.buyer["id"], car_id=car["id"])
+            f.row("orders", car_id=car["id"], buyer_id=self.buyer["id"], seller_id=self.seller["id"],
+                  final_price=car["price"], status="pending", documents=[])
+            f.row("inquiries", car_id=car["id"], user_id=self.buyer["id"], seller_id=self.seller["id"],
+                  message="Still available?", status="open", type="general")
+            f.row("admin_actions", admin_id=self.admin["id"], action_type="update_user", target_id=reviewer["id"],
+                  details={"isActive": True})
+        self.size = n
+
+
+LIST_ROUTES = {
+    "cars": ("/api/cars", None),
+    "cars_filtered": ("/api/cars?brand=Brand&minPrice=1&maxPrice=999999&q=car&status=available&limit=50", None),
+    "reviews_of_car": ("/api/reviews/car/{first_car}", None),
+    "favorites": ("/api/favorites", "buyer"),
+    "my_orders": ("/api/payments/my-orders", "buyer"),
+    "my_inquiries": ("/api/inquiries", "buyer"),
+    "seller_orders": ("/api/seller/orders", "seller"),
+    "seller_inquiries": ("/api/seller/inquiries", "seller"),
+    "admin_users": ("/api/admin/users", "admin"),
+    "admin_cars": ("/api/admin/cars", "admin"),
+    "admin_actions": ("/api/admin/actions", "admin"),
+}
+
+
+def list_length(response) -> int:
+    body = response.get_json()
+    if isinstance(body, dict):
+        body = body.get("actions", [])
+    return len(body)
+
+
+@pytest.mark.parametrize("route", sorted(LIST_ROUTES))
+def test_list_routes_run_as_many_statements_for_30_rows_as_for_3(route, client, factory, statement_log):
+    world = World(factory)
+    path_template, role = LIST_ROUTES[route]
+    counts, lengths = {}, {}
+    for size in (3, 30):
+        world.grow(size)
+        path = path_template.format(first_car=world.cars[0]["id"])
+        token = factory.token(getattr(world, role)) if role else None
+        response, statements = run_request(client, statement_log, "GET", path, token=token)
+        counts[size] = [statement.name for statement in statements]
+        lengths[size] = list_length(response)
+    assert lengths[30] > lengths[3], f"the list did not grow: {lengths}"
+    assert len(counts[30]) == len(counts[3]), f"statements per request grew with the rows: {counts}"
+
+
+@pytest.mark.parametrize("path", ["/api/cars", "/api/cars?limit=20", "/api/cars?q=car&brand=Brand&limit=5"])
+def test_car_list_is_one_statement(path, client, factory, statement_log):
+    World(factory).grow(12)
+    _, statements = run_request(client, statement_log, "GET", path)
+    assert [statement.name for statement in statements] == ["cars_list"]
