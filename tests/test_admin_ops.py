@@ -252,3 +252,19 @@ def test_a_discount_outside_its_dates_changes_no_price(client, factory, admin, n
     assert "originalPrice" not in listed and "discountLabel" not in listed
     order = client.post("/api/payments/checkout", headers=factory.headers(buyer), json={"carId": car["id"]})
     assert order.get_json()["order"]["finalPrice"] == 20000
+
+
+def test_saving_an_edit_form_during_a_discount_keeps_the_base_price(client, factory, admin, no_settings_cache, sql):
+    seller = factory.user("seller")
+    car = factory.car(seller, price=10000)
+    client.put("/api/admin/settings", headers=factory.headers(admin), json={"discountPercent": 10})
+    shown = client.get(f"/api/cars/{car['id']}").get_json()
+    assert shown["price"] == 9000
+    form = {key: shown[key] for key in ("title", "price", "description", "brand", "model", "year", "fuelType")}
+    form["description"] = "Now with winter tyres"
+    saved = client.put(f"/api/cars/{car['id']}", headers=factory.headers(seller), json=form)
+    assert saved.status_code == 200
+    assert saved.get_json()["price"] == 9000 and saved.get_json()["originalPrice"] == 10000
+    assert sql.execute("SELECT price FROM cars WHERE id = %s", (car["id"],)).fetchone()["price"] == 10000
+    lowered = client.put(f"/api/cars/{car['id']}", headers=factory.headers(seller), json={"price": 8000})
+    assert lowered.get_json()["originalPrice"] == 8000

@@ -16,6 +16,7 @@ from cms.schemas.cars import CarSchema
 from cms.schemas.fields import load_json, load_query
 from cms.schemas.images import CarDetailSchema, CarListItemSchema
 from cms.services import images as images_service
+from cms.services import settings as runtime_settings
 
 bp = Blueprint("cars", __name__, url_prefix="/api/cars")
 
@@ -72,7 +73,13 @@ def create_car():
 def update_car(car_id: int):
     changes = load_json(CarWriteSchema(), partial=True)
     with db.transaction() as conn:
-        ensure_can_manage(cars_repo.lock_car(conn, car_id))
+        current = cars_repo.lock_car(conn, car_id)
+        ensure_can_manage(current)
+        # While a global discount is shown, an edit form sends back the discounted price it
+        # displayed: that is not a new price, or each save would discount the car again.
+        if "price" in changes and current["price"] is not None and \
+                changes["price"] == runtime_settings.current().discounted(current["price"]) != current["price"]:
+            del changes["price"]
         car = cars_repo.update_car(conn, car_id, changes)
     return jsonify(CarSchema().dump(car))
 

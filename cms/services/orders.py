@@ -110,7 +110,9 @@ def create_draft(conn: Connection, *, user_id: int, is_admin: bool, car_id: int,
         raise NotFound("Buyer not found")
     if car["status"] == "sold" or orders_repo.sale_of_car(conn, car_id):
         raise Conflict(ALREADY_SOLD)
-    price = final_price if final_price is not None else car["price"]
+    # Without a negotiated price, the draft takes the price buyers are shown (after any global discount).
+    price = final_price if final_price is not None else \
+        runtime_settings.from_row(settings_repo.get_settings(conn)).discounted(car["price"])
     if price is None:
         raise Invalid("Invalid input: finalPrice", {"finalPrice": ["Required: this car has no price."]})
     return orders_repo.insert_order(
