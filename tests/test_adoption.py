@@ -311,3 +311,37 @@ def test_emails_equal_up_to_case_stop_the_migration_and_are_named(fresh_database
         assert conn.execute("SELECT * FROM users ORDER BY id").fetchall() == before
     assert "legacy_row_repairs" not in public_tables(url)
     assert "0002" not in applied_versions(url)
+
+
+def test_listings_without_price_and_orders_without_seller_are_repaired_and_recorded(fresh_database):
+    url = fresh_database("nulls")
+    load_legacy_schema(url)
+    with connect(url) as conn:
+        conn.execute("INSERT INTO users (id, name, email, password_hash, role) VALUES "
+                     "(1, 'Sam', 'sam@old.example', %(h)s, 'seller'), (2, 'Bo', 'bo@old.example', %(h)s, 'user')",
+                     {"h": OLD_HASH})
+        conn.execute("INSERT INTO cars (id, title, price, seller_id, status) VALUES "
+                     "(1, 'No price', NULL, 1, 'available'), (2, 'Priced', 5000, 1, 'available')")
+        conn.execute("INSERT INTO orders (id, car_id, buyer_id, seller_id, final_price, status) VALUES "
+                     "(1, 2, 2, NULL, 5000, 'draft')")
+        conn.execute("INSERT INTO inquiries (id, car_id, user_id, seller_id, message) VALUES (1, 2, 2, NULL, 'Hi')")
+
+    db.run_dbmate(url, "up")
+
+    with connect(url) as conn:
+        assert conn.execute("SELECT price, status FROM cars WHERE id = 1").fetchone() == {
+            "price": 0, "status": "pending"}
+        assert conn.execute("SELECT price, status FROM cars WHERE id = 2").fetchone() == {
+            "price": 5000, "status": "available"}
+        assert conn.execute("SELECT seller_id FROM orders").fetchone()["seller_id"] == 1
+        assert conn.execute("SELECT seller_id FROM inquiries").fetchone()["seller_id"] == 1
+        repairs = conn.execute(
+            "SELECT table_name, row_id, column_name, old_value, new_value FROM legacy_row_repairs ORDER BY id"
+        ).fetchall()
+        assert [(r["table_name"], r["row_id"], r["column_name"]) for r in repairs] == [
+            ("cars", 1, "status"), ("cars", 1, "price"), ("orders", 1, "seller_id"), ("inquiries", 1, "seller_id"),
+        ]
+        assert repairs[0]["old_value"] == "available" and repairs[2]["new_value"] == 1
+        nullable = conn.execute("SELECT is_nullable FROM information_schema.columns "
+                                "WHERE table_name = 'cars' AND column_name = 'price'").fetchone()
+        assert nullable["is_nullable"] == "NO"

@@ -181,6 +181,69 @@ SELECT
 FROM reviews WHERE rating NOT BETWEEN 1 AND 5;
 UPDATE reviews SET rating = greatest(1, least(5, rating)) WHERE rating NOT BETWEEN 1 AND 5;
 
+-- A listing without a price cannot be shown (the browse page formats every
+-- price) or sold: it goes back to pending with price 0, so that its seller
+-- sets a price before an admin approves it again.
+INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
+SELECT
+    'cars',
+    id,
+    'status',
+    to_jsonb(status),
+    '"pending"',
+    'listing without a price taken off sale'
+FROM cars WHERE price IS NULL AND status NOT IN ('pending', 'rejected', 'sold');
+UPDATE cars SET status = 'pending'
+WHERE price IS NULL AND status NOT IN ('pending', 'rejected', 'sold');
+
+INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
+SELECT
+    'cars',
+    id,
+    'price',
+    NULL,
+    '0',
+    'missing price replaced by 0'
+FROM cars WHERE price IS NULL;
+UPDATE cars SET price = 0 WHERE price IS NULL;
+
+-- Orders and inquiries without a seller belong to the seller of their car.
+WITH filled AS (
+    UPDATE orders
+    SET seller_id = cars.seller_id
+    FROM cars
+    WHERE orders.seller_id IS NULL AND orders.car_id = cars.id AND cars.seller_id IS NOT NULL
+    RETURNING orders.id, orders.seller_id
+)
+
+INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
+SELECT
+    'orders',
+    id,
+    'seller_id',
+    NULL,
+    to_jsonb(seller_id),
+    'missing seller taken from the car'
+FROM filled;
+
+WITH filled AS (
+    UPDATE inquiries
+    SET seller_id = cars.seller_id
+    FROM cars
+    WHERE inquiries.seller_id IS NULL AND inquiries.car_id = cars.id AND cars.seller_id IS NOT NULL
+    RETURNING inquiries.id, inquiries.seller_id
+)
+
+INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
+SELECT
+    'inquiries',
+    id,
+    'seller_id',
+    NULL,
+    to_jsonb(seller_id),
+    'missing seller taken from the car'
+FROM filled;
+
 -- Negative money becomes 0.
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
 SELECT

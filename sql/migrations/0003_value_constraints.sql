@@ -20,6 +20,7 @@ ADD CONSTRAINT users_role_check CHECK (role IN ('user', 'seller', 'admin'));
 
 ALTER TABLE cars
 ALTER COLUMN status SET NOT NULL,
+ALTER COLUMN price SET NOT NULL,
 ADD CONSTRAINT cars_status_check
 CHECK (status IN ('pending', 'available', 'reserved', 'sold', 'rejected')),
 ADD CONSTRAINT cars_price_check CHECK (price >= 0);
@@ -94,6 +95,7 @@ ALTER COLUMN status DROP NOT NULL;
 ALTER TABLE cars
 DROP CONSTRAINT cars_price_check,
 DROP CONSTRAINT cars_status_check,
+ALTER COLUMN price DROP NOT NULL,
 ALTER COLUMN status DROP NOT NULL;
 
 ALTER TABLE users
