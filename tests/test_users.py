@@ -144,3 +144,16 @@ def test_user_list_needs_an_admin(client, factory):
     for role in ("user", "seller"):
         response = client.get("/api/users", headers=factory.headers(factory.user(role)))
         assert response.status_code == 403
+
+
+def test_patch_profile_accepts_the_whole_profile_sent_back_by_the_form(client, factory, sql):
+    user = factory.user(name="Before")
+    headers = factory.headers(user)
+    profile = client.get("/api/users/profile", headers=headers).get_json()
+    response = client.patch("/api/users/profile", headers=headers, json={**profile, "name": "After"})
+    assert response.status_code == 200
+    row = sql.execute("SELECT name, email, role FROM users WHERE id = %s", (user["id"],)).fetchone()
+    assert row == {"name": "After", "email": user["email"], "role": "user"}
+    escalation = client.patch("/api/users/profile", headers=headers, json={**profile, "role": "admin"})
+    assert escalation.status_code == 400
+    assert sql.execute("SELECT role FROM users WHERE id = %s", (user["id"],)).fetchone()["role"] == "user"

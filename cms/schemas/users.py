@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, ValidationError, fields, validate, validates_schema
+from flask_login import current_user
+from marshmallow import EXCLUDE, ValidationError, fields, pre_load, validate, validates_schema
 
 from cms.schemas.fields import InputSchema, OutputSchema, Text, UtcDateTime
 
@@ -83,6 +84,17 @@ class LoginSchema(InputSchema):
 
 class ProfileUpdateSchema(InputSchema):
     """PATCH /api/users/profile: only these four fields; anything else is refused."""
+
+    # The profile form may send back the whole profile it loaded: those keys are accepted
+    # (and ignored) while they hold the caller's current values; a different value is refused.
+    READ_ONLY_KEYS = ("id", "email", "role")
+
+    @pre_load
+    def _drop_unchanged_read_only_keys(self, data, **kwargs):
+        if not isinstance(data, dict) or not current_user.is_authenticated:
+            return data
+        profile = ProfileSchema().dump(current_user.row)
+        return {k: v for k, v in data.items() if not (k in self.READ_ONLY_KEYS and v == profile.get(k))}
 
     name = Text(max_length=255, validate=validate.Length(min=1, error="Must not be empty."))
     phone = Text(max_length=50, allow_none=True)
