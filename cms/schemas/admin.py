@@ -7,7 +7,7 @@ import re
 
 from marshmallow import EXCLUDE, RAISE, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from cms.schemas.fields import MAX_INT4, InputSchema, Money, OutputSchema, Text, UtcDateTime
+from cms.schemas.fields import MAX_INT4, InputSchema, Money, OutputSchema, StrictBoolean, Text, UtcDateTime
 from cms.schemas.users import ROLES
 from cms.services.passwords import MAX_BYTES as PASSWORD_MAX_BYTES
 
@@ -38,17 +38,6 @@ def _email_field(**kwargs):
 def _password_bytes(value: str) -> None:
     if len(value.encode("utf-8")) > PASSWORD_MAX_BYTES:
         raise ValidationError(f"Must be at most {PASSWORD_MAX_BYTES} bytes long.")
-
-
-class StrictBoolean(fields.Boolean):
-    """Only JSON true or false (no "yes", 1 or "false" strings)."""
-
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 # --- requests ----------------------------------------------------------------------
@@ -127,7 +116,10 @@ class TimeBound(fields.Field):
         except ValueError:
             raise self.make_error("invalid") from None
         if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+            try:
+                moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+            except OverflowError:  # e.g. 0001-01-01T00:00+01:00 falls before year 1 in UTC
+                raise self.make_error("invalid") from None
         return moment
 
 

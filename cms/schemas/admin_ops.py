@@ -24,7 +24,10 @@ class UtcTimestamp(fields.DateTime):
                 raise self.make_error("invalid", input=value, obj_type="datetime") from None
         moment = super()._deserialize(value, attr, data, **kwargs)
         if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+            try:
+                moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+            except OverflowError:  # e.g. 0001-01-01T00:00+01:00 falls before year 1 in UTC
+                raise self.make_error("invalid", input=value, obj_type="datetime") from None
         return moment
 
 

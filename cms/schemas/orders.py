@@ -50,7 +50,11 @@ class DocumentSchema(InputSchema):
     @post_load
     def _stored_shape(self, data, **kwargs):
         uploaded_at = data.get("uploaded_at") or dt.datetime.now(dt.UTC)
-        return {"name": data["name"], "url": data["url"], "uploadedAt": utc_iso(uploaded_at)}
+        try:
+            stamp = utc_iso(uploaded_at)
+        except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 falls after year 9999 in UTC
+            raise ValidationError("Not a valid datetime.", "uploadedAt") from None
+        return {"name": data["name"], "url": data["url"], "uploadedAt": stamp}
 
 
 class OrderCreateSchema(InputSchema):
