@@ -9,6 +9,7 @@ import uuid
 
 from flask import Flask, g, request
 from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cms import auth, db, errors
 from cms.config import Settings, load_settings, validate
@@ -42,6 +43,11 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
     app.url_map.converters["id"] = IdConverter
+    if settings.trusted_proxies:
+        # Behind N proxies (load balancer, nginx), take the client's address from the
+        # X-Forwarded-* headers they add; otherwise those headers are the client's to forge.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     CORS(
         app,

@@ -165,4 +165,7 @@ def init_app(app: Flask) -> None:
 
 
 def caller_ip() -> str:
-    return request.headers.get("X-Forwarded-For", request.remote_addr or "").split(",")[0].strip()
+    """The client's address: the peer, or what TRUSTED_PROXIES trusted proxies said (ProxyFix).
+
+    X-Forwarded-For itself is never read here: a client can write anything into it."""
+    return request.remote_addr or ""

@@ -84,6 +84,7 @@ class Settings:
     telegram_chat_id: str = ""
     telegram_api_url: str = "https://api.telegram.org"
     notifications_worker_thread: bool = True
+    trusted_proxies: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -122,6 +123,7 @@ def load_settings(dotenv_path: str | None = None) -> Settings:
         telegram_chat_id=os.environ.get("TELEGRAM_CHAT_ID", "").strip(),
         telegram_api_url=os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org").strip().rstrip("/"),
         notifications_worker_thread=_bool("NOTIFICATIONS_WORKER_THREAD", True),
+        trusted_proxies=_int("TRUSTED_PROXIES", 0, minimum=0, maximum=10),
     )
 
 

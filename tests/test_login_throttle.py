@@ -15,7 +15,7 @@ def account(factory):
 
 def login(client, email, password, ip="203.0.113.7", agent="pytest-browser"):
     return client.post("/api/auth/login", json={"email": email, "password": password},
-                       headers={"X-Forwarded-For": ip, "User-Agent": agent})
+                       headers={"User-Agent": agent}, environ_base={"REMOTE_ADDR": ip})
 
 
 def test_five_failures_lock_the_account_for_a_while_even_for_the_right_password(client, account, sql):
@@ -85,3 +85,22 @@ def test_registration_is_recorded(client, sql):
     assert response.status_code == 200
     [event] = sql.execute("SELECT event_type, email, details FROM auth_events").fetchall()
     assert event == {"event_type": "register", "email": "new@example.com", "details": {"role": "seller"}}
+
+
+def test_a_forged_forwarded_for_header_neither_locks_nor_frees_an_address(client, account):
+    for number in range(security.MAX_FAILURES_PER_IP):
+        response = client.post("/api/auth/login", json={"email": f"spray{number}@example.com", "password": "x"},
+                               headers={"X-Forwarded-For": f"10.0.0.{number}"},
+                               environ_base={"REMOTE_ADDR": "198.51.100.20"})
+        assert response.status_code == 400
+    # Rotating the header did not spread the failures: the real address is refused...
+    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.20").status_code == 429
+    # ...and naming someone else's address in the header does not lock them out.
+    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.21").status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(make_app, account, sql):
+    client = make_app(trusted_proxies=1).test_client()
+    client.post("/api/auth/login", json={"email": "victim@example.com", "password": "x"},
+                headers={"X-Forwarded-For": "203.0.113.99"}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert sql.execute("SELECT ip FROM auth_events").fetchone()["ip"] == "203.0.113.99"
