@@ -135,6 +135,11 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("data error request_id=%s: %s", g.get("request_id"), error)
         return error_response(400, "A value is invalid or out of range")
 
+    @app.errorhandler(UnicodeEncodeError)
+    def handle_unencodable_text(error):
+        # e.g. a lone UTF-16 surrogate ("\ud800") in a JSON string: valid JSON, not valid UTF-8.
+        return error_response(400, "Text must be valid Unicode (UTF-8)")
+
     @app.errorhandler(psycopg.errors.QueryCanceled)
     def handle_timeout(error):
         log.warning("statement timeout request_id=%s: %s", g.get("request_id"), error)
