@@ -39,6 +39,16 @@ class LiveServer:
         except OSError:
             return []
 
+    def wait_for_workers(self, count: int, timeout: float = 20.0) -> list[int]:
+        """The worker PIDs once the master runs `count` of them (/ping answers as soon as the first is up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = self.worker_pids()
+            if len(pids) == count:
+                return pids
+            time.sleep(0.05)
+        raise RuntimeError(f"gunicorn did not reach {count} workers within {timeout} s (has {self.worker_pids()})")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
