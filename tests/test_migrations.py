@@ -232,3 +232,22 @@ def test_rolling_back_the_first_migration_refuses_while_rows_are_left(fresh_data
     with psycopg.connect(url, autocommit=True) as conn:
         assert conn.execute("SELECT name FROM users").fetchone() == ("Kept",)
         assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == ("0001",)
+
+
+def test_money_columns_refuse_negative_amounts(factory, sql):
+    import psycopg
+
+    seller, buyer = factory.user("seller"), factory.user("user")
+    car = factory.car(seller)
+    with pytest.raises(psycopg.errors.CheckViolation):
+        sql.execute("UPDATE cars SET price = -0.01 WHERE id = %s", (car["id"],))
+    with pytest.raises(psycopg.errors.CheckViolation):
+        factory.row("orders", car_id=car["id"], buyer_id=buyer["id"], seller_id=seller["id"], final_price=-1)
+
+
+def test_a_favorite_needs_its_user_and_car(factory, sql):
+    import psycopg
+
+    user = factory.user("user")
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        factory.row("favorites", user_id=user["id"], car_id=None)

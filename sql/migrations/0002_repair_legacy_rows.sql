@@ -244,6 +244,24 @@ SELECT
     'missing seller taken from the car'
 FROM filled;
 
+-- A favorite without its user or car means nothing and escapes the one-row-per-
+-- user-and-car rule: such rows are removed (kept whole in legacy_row_repairs).
+WITH removed AS (
+    DELETE FROM favorites
+    WHERE user_id IS NULL OR car_id IS NULL
+    RETURNING favorites.*
+)
+
+INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
+SELECT
+    'favorites',
+    removed.id,
+    '*',
+    to_jsonb(removed),
+    NULL,
+    'favorite without its user or car'
+FROM removed;
+
 -- Negative money becomes 0.
 INSERT INTO legacy_row_repairs (table_name, row_id, column_name, old_value, new_value, reason)
 SELECT

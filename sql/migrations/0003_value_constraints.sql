@@ -38,6 +38,10 @@ ALTER COLUMN type SET NOT NULL,
 ADD CONSTRAINT inquiries_status_check CHECK (status IN ('open', 'responded', 'closed')),
 ADD CONSTRAINT inquiries_type_check CHECK (type IN ('general', 'test_drive'));
 
+ALTER TABLE favorites
+ALTER COLUMN user_id SET NOT NULL,
+ALTER COLUMN car_id SET NOT NULL;
+
 ALTER TABLE reviews
 ADD CONSTRAINT reviews_rating_check CHECK (rating BETWEEN 1 AND 5);
 
@@ -76,6 +80,10 @@ ALTER TABLE car_images
 DROP CONSTRAINT car_images_display_order_check,
 ALTER COLUMN display_order DROP NOT NULL,
 ALTER COLUMN is_primary DROP NOT NULL;
+
+ALTER TABLE favorites
+ALTER COLUMN car_id DROP NOT NULL,
+ALTER COLUMN user_id DROP NOT NULL;
 
 ALTER TABLE reviews
 DROP CONSTRAINT reviews_rating_check;
