@@ -1,8 +1,11 @@
 """gunicorn settings for the CMS service (override any of them on the command line)."""
 
+import json
 import logging
 import os
 import sys
+
+import gunicorn.util
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '4000')}"
 workers = int(os.environ.get("WEB_WORKERS", "2"))
@@ -28,3 +31,15 @@ def on_starting(server):
         logging.getLogger("cms").critical("cannot start: %s", error)
         print(f"cms: cannot start: {error}", file=sys.stderr)
         sys.exit(1)
+
+
+def _write_json_error(sock, status_int, reason, mesg):
+    """gunicorn's own refusals (414 URI too long, 431 headers too large, 400 malformed request line)
+    as JSON {error}, like every other error of the service, instead of gunicorn's HTML page."""
+    body = json.dumps({"error": f"{reason}: {mesg}" if mesg else reason}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+gunicorn.util.write_error = _write_json_error  # workers call util.write_error; they fork from this process

@@ -6,15 +6,18 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
-from flask import request
+from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
-from cms.errors import Invalid
+from cms.errors import AppError, Invalid
 
 MAX_INT4 = 2_147_483_647
 MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
+# The largest legitimate JSON body is a profile with an inline avatar (a data: URL of at most
+# 2,000,000 characters); the request limit (MAX_REQUEST_BYTES) is sized for image uploads.
+JSON_MAX_BYTES = 4 * 1024 * 1024
 _DIGITS = re.compile(r"^\s*\d+\s*$")
 
 
@@ -132,10 +135,26 @@ class InputSchema(Schema):
 
 
 def load_json(schema: Schema, *, partial: bool = False) -> dict:
-    """Validate the request's JSON object body with the schema; 400 on anything else."""
-    data = request.get_json(force=True, silent=True)
-    if data is None:
+    """Validate the request's JSON object body with the schema; 400 on anything else.
+
+    JSON bodies are capped at JSON_MAX_BYTES (413): only image uploads need the larger
+    request limit. Nesting deeper than Python's recursion limit is a 400, not a crash.
+    """
+    app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = min(JSON_MAX_BYTES, app_limit) if app_limit else JSON_MAX_BYTES
+    request.max_content_length = limit
+    too_large = AppError(f"Request body too large (limit {limit} bytes)", status=413)
+    try:
         raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise too_large from None
+    if request.content_length is None and len(raw) >= limit:  # a chunked body, cut at the limit
+        raise too_large
+    try:
+        data = request.get_json(force=True, silent=True)  # parses the cached bytes
+    except RecursionError:
+        raise Invalid("The JSON body is nested too deeply") from None
+    if data is None:
         if raw.strip():
             raise Invalid("Malformed JSON body")
         data = {}
