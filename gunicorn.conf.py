@@ -1,11 +1,14 @@
 """gunicorn settings for the CMS service (override any of them on the command line)."""
 
 import json
-import logging
 import os
 import sys
 
 import gunicorn.util
+from dotenv import load_dotenv
+
+# The service reads .env too (cms.config); load it here first so PORT and WEB_* set there count.
+load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '4000')}"
 workers = int(os.environ.get("WEB_WORKERS", "2"))
@@ -28,7 +31,6 @@ def on_starting(server):
         settings = validate(load_settings())
         open_pool(settings.with_overrides(pool_min_size=1, pool_max_size=1)).close()
     except (StartupError, ConfigError) as error:
-        logging.getLogger("cms").critical("cannot start: %s", error)
         print(f"cms: cannot start: {error}", file=sys.stderr)
         sys.exit(1)
 
