@@ -12,6 +12,7 @@ from cms.repositories import cars as cars_repo
 from cms.repositories import images as images_repo
 from cms.schemas.fields import load_json
 from cms.schemas.images import ImageSchema, ImageUpdateSchema
+from cms.services import audit
 from cms.services import images as images_service
 
 bp = Blueprint("images", __name__, url_prefix="/api/cars/<id:car_id>/images")
@@ -52,6 +53,7 @@ def upload_images(car_id: int):
                 content=image.content, content_type=image.content_type,
                 width=image.width, height=image.height, etag=image.etag,
             ))
+        audit.record_if_admin(conn, "upload_car_images", car_id, {"imageIds": [row["id"] for row in stored]})
     count = len(stored)
     return jsonify({
         "message": f"{count} image{'s' if count != 1 else ''} uploaded",
@@ -74,6 +76,7 @@ def update_image(car_id: int, image_id: int):
             conn, car_id, image_id,
             make_primary=bool(changes.get("is_primary")), display_order=changes.get("display_order"),
         )
+        audit.record_if_admin(conn, "update_car_image", car_id, {"imageId": image_id, **changes})
     return jsonify({"message": "Image updated", "image": ImageSchema().dump(images_service.with_public_url(image))})
 
 
@@ -84,6 +87,7 @@ def delete_image(car_id: int, image_id: int):
         ensure_can_manage(cars_repo.lock_car(conn, car_id))
         if images_repo.delete_image(conn, car_id, image_id) is None:
             raise NotFound("Image not found")
+        audit.record_if_admin(conn, "delete_car_image", car_id, {"imageId": image_id})
     return jsonify({"message": "Image deleted"})
 
 

@@ -23,6 +23,7 @@ from cms.schemas.orders import (
     OrderUpdateSchema,
     SellerReportSchema,
 )
+from cms.services import audit
 from cms.services import orders as orders_service
 
 bp = Blueprint("seller", __name__, url_prefix="/api/seller")
@@ -48,6 +49,8 @@ def create_order():
             conn, user_id=current_user.id, is_admin=_is_admin(),
             car_id=body["car_id"], buyer_id=body["buyer_id"], final_price=body["final_price"],
         )
+        audit.record_if_admin(conn, "create_order", order["id"], {"carId": order["car_id"],
+                                                                  "buyerId": order["buyer_id"]})
     return jsonify(OrderSchema().dump(order))
 
 
@@ -65,6 +68,9 @@ def update_order(order_id: int):
             conn, user_id=current_user.id, is_admin=_is_admin(), order_id=order_id,
             status=body.get("status"), documents=body.get("documents"), set_documents="documents" in body,
         )
+        audit.record_if_admin(conn, "update_order", order_id, {
+            "status": body.get("status"), "documents": len(body["documents"] or []) if "documents" in body else None,
+        })
     return jsonify(OrderSchema().dump(order))
 
 
@@ -76,6 +82,7 @@ def update_inventory_status(car_id: int):
         car = orders_service.set_inventory_status(
             conn, user_id=current_user.id, is_admin=_is_admin(), car_id=car_id, status=body["status"],
         )
+        audit.record_if_admin(conn, "update_inventory_status", car_id, {"status": body["status"]})
     return jsonify(CarSchema().dump(car))
 
 

@@ -11,6 +11,7 @@ from cms.errors import Forbidden, NotFound
 from cms.repositories import inquiries as inquiries_repo
 from cms.schemas.fields import load_json
 from cms.schemas.inquiries import InquirySchema, InquiryStatusSchema
+from cms.services import audit
 
 bp = Blueprint("seller_inquiries", __name__, url_prefix="/api/seller")
 
@@ -38,4 +39,5 @@ def update_inquiry(inquiry_id: int):
             conn, inquiry_id, body["status"],
             set_response="response" in body, response=body.get("response"),
         )
+        audit.record_if_admin(conn, "update_inquiry", inquiry_id, {"status": body["status"]})
     return jsonify(InquirySchema().dump(updated))
