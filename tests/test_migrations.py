@@ -141,7 +141,7 @@ def test_a_car_has_at_most_one_primary_image(factory):
 
 def test_a_car_is_sold_at_most_once(factory):
     seller, buyer = factory.user("seller"), factory.user("user")
-    car = factory.car(seller)
+    car = factory.car(seller, status="sold")
     order = {"car_id": car["id"], "buyer_id": buyer["id"], "seller_id": seller["id"], "final_price": 1}
     factory.row("orders", status="paid", **order)
     factory.row("orders", status="cancelled", **order)

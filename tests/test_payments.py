@@ -263,7 +263,8 @@ def test_confirming_with_an_invalid_order_id_is_400(client, factory, people, bod
 # --- my-orders -----------------------------------------------------------------------
 
 def test_my_orders_lists_the_callers_orders_newest_first_with_the_car(client, factory, people):
-    other_car = factory.car(people["seller"], title="Lunar Lucid Sedan", price=92000.25, image="/images/car3.png")
+    other_car = factory.car(people["seller"], title="Lunar Lucid Sedan", price=92000.25, image="/images/car3.png",
+                            status="sold")
     older = make_order(factory, people["car"], people["buyer"], created_at="2024-01-01 09:00:00")
     newer = make_order(factory, other_car, people["buyer"], status="paid", created_at="2024-03-01 09:00:00")
     make_order(factory, people["car"], people["other_buyer"])
