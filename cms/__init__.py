@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import re
 import time
@@ -53,7 +54,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
         app,
         origins=list(settings.cors_origins),
         allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["X-Total-Count", "X-Request-Id"],
+        expose_headers=["X-Total-Count", "X-Total-Count-Capped", "X-Request-Id"],
         methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         max_age=600,
     )
@@ -63,6 +64,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     errors.register_error_handlers(app)
     notifications.init_app(app)
     _register_request_log(app)
+    _register_compression(app)
     _register_blueprints(app)
     return app
 
@@ -77,6 +79,7 @@ def _register_blueprints(app: Flask) -> None:
         health,
         images,
         inquiries,
+        openapi,
         payments,
         reviews,
         seller,
@@ -86,7 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     from cms.api import auth as auth_api
 
     for module in (health, admin_ops, auth_api, users, cars, images, favorites, inquiries, reviews,
-                   seller, seller_inquiries, admin, admin_cars, payments):
+                   seller, seller_inquiries, admin, admin_cars, payments, openapi):
         app.register_blueprint(module.bp)
 
 
@@ -107,4 +110,27 @@ def _register_request_log(app: Flask) -> None:
             request.method, request.path, response.status_code, duration_ms,
             g.get("request_id", ""), getattr(user, "id", None) or "-",
         )
+        return response
+
+
+# JSON bodies from this size on are gzip-compressed for clients that accept it. Level 1 (nginx's
+# default gzip_comp_level): the full car list (5.5 MB at 10,000 cars) becomes ~1 MB in ~20 ms;
+# level 6 would save another 0.3 MB for 2.5 times the CPU.
+GZIP_MIN_BYTES = 1024
+GZIP_LEVEL = 1
+
+
+def _register_compression(app: Flask) -> None:
+    @app.after_request
+    def gzip_json(response):
+        if (response.mimetype != "application/json" or response.direct_passthrough or response.is_streamed
+                or "Content-Encoding" in response.headers):
+            return response
+        body = response.get_data()
+        if len(body) < GZIP_MIN_BYTES:
+            return response
+        response.vary.add("Accept-Encoding")
+        if request.accept_encodings["gzip"] > 0:
+            response.set_data(gzip.compress(body, GZIP_LEVEL, mtime=0))
+            response.headers["Content-Encoding"] = "gzip"
         return response

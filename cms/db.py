@@ -5,8 +5,10 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import select
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from flask import Flask, current_app, g
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
+from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
 from cms.sql import Query, query
@@ -43,7 +46,16 @@ def latest_migration_file_version() -> str:
 def open_pool(settings) -> ConnectionPool:
     """Open the process's pool and check that the database is reachable and migrated."""
     check_database(settings)
-    options = f"-c timezone=UTC -c statement_timeout={settings.statement_timeout_ms}"
+    # jit=off: the list queries' estimated cost at a million cars passes jit_above_cost, and
+    # compiling costs 15-25 ms per execution for queries that run in a few. No parallel
+    # workers: on a few cores shared with the web workers they only add latency, and the
+    # list query's skipped branches would still start them (bench/proposals/README.md).
+    # random_page_cost 1.1 (the usual value for SSDs and cached data, instead of 4 for spinning
+    # disks): with 4 the planner prefers walking cars_created_at_idx, whose rows lie in table
+    # order, over a brand's own index, and reads ~900 cars instead of ~50 for a brand's page.
+    # DateStyle ISO: fetch_rows(timestamps_as_text=True) relies on its format.
+    options = (f"-c timezone=UTC -c datestyle=ISO -c statement_timeout={settings.statement_timeout_ms}"
+               " -c jit=off -c max_parallel_workers_per_gather=0 -c random_page_cost=1.1")
     pool = ConnectionPool(
         settings.database_url,
         min_size=settings.pool_min_size,
@@ -55,7 +67,9 @@ def open_pool(settings) -> ConnectionPool:
             "options": options,
             "connect_timeout": max(1, int(settings.pool_timeout)),
         },
-        check=ConnectionPool.check_connection,
+        configure=_mark_idle,
+        reset=_mark_idle,
+        check=check_borrowed_connection,
         reconnect_timeout=0,
         name="cms",
         open=False,
@@ -66,6 +80,39 @@ def open_pool(settings) -> ConnectionPool:
         pool.close()
         raise StartupError(f"cannot reach the database at {redact(settings.database_url)}: {error}".strip()) from None
     return pool
+
+
+# A borrowed connection gets a round trip to the server (psycopg_pool's check_connection)
+# only when it may be dead: it sat unused for more than this long, or the server already
+# sent it something (a restart or pg_terminate_backend closes the socket, which makes it
+# readable). Otherwise the check costs one poll() system call instead of a round trip.
+IDLE_CHECK_SECONDS = 2.0
+_IDLE_SINCE = "_cms_idle_since"
+
+
+def _mark_idle(conn: psycopg.Connection) -> None:
+    """Pool callback (configure and reset): remember when the connection started waiting in the pool."""
+    setattr(conn, _IDLE_SINCE, time.monotonic())
+
+
+def _socket_has_news(conn: psycopg.Connection) -> bool:
+    """True when the idle connection's socket is readable: an error, a notice or EOF is waiting."""
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+def check_borrowed_connection(conn: psycopg.Connection) -> None:
+    """The pool's `check`: raise when the connection is not usable (the pool then replaces it).
+
+    As safe as ConnectionPool.check_connection after a PostgreSQL restart (a closed socket is
+    readable, so it gets the full check), without a round trip on every borrow.
+    """
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    idle_since = getattr(conn, _IDLE_SINCE, 0.0)
+    if time.monotonic() - idle_since > IDLE_CHECK_SECONDS or _socket_has_news(conn):
+        ConnectionPool.check_connection(conn)
 
 
 def check_database(settings) -> None:
@@ -150,6 +197,27 @@ def fetch_all(conn: psycopg.Connection, q: Query, params: dict | None = None) ->
     return conn.execute(q.sql, params or {}).fetchall()
 
 
+def fetch_rows(conn: psycopg.Connection, q: Query, params: dict | None = None, *,
+               timestamps_as_text: bool = False) -> tuple[list[str], Iterator[tuple]]:
+    """The column names and the rows as tuples, converted a batch at a time as they are reached:
+    for big results (no dict per row, no list of every row).
+
+    timestamps_as_text: `timestamp` columns stay PostgreSQL's text ('2026-03-04 05:06:07.891234',
+    the session's DateStyle is ISO), for callers that print them anyway.
+    """
+    cursor = conn.cursor(row_factory=tuple_row)
+    if timestamps_as_text:
+        cursor.adapters.register_loader("timestamp", TextLoader)
+    cursor.execute(q.sql, params or {})
+    return [column.name for column in cursor.description or ()], _batches(cursor)
+
+
+def _batches(cursor: psycopg.Cursor, size: int = 500) -> Iterator[tuple]:
+    with cursor:  # closing it frees libpq's copy of the result as soon as the last row is read
+        while rows := cursor.fetchmany(size):
+            yield from rows
+
+
 def fetch_value(conn: psycopg.Connection, q: Query, params: dict | None = None) -> Any:
     """First column of the first row, or None."""
     row = conn.execute(q.sql, params or {}).fetchone()
@@ -205,6 +273,6 @@ def applied_migration(conn: psycopg.Connection) -> str | None:
 
 
 __all__ = [
-    "StartupError", "open_pool", "fetch_one", "fetch_all", "fetch_value", "execute",
+    "StartupError", "open_pool", "fetch_one", "fetch_all", "fetch_rows", "fetch_value", "execute",
     "connection", "transaction", "init_app", "run_dbmate", "run_seed", "dbmate_url",
 ]

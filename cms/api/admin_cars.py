@@ -13,7 +13,7 @@ from cms.repositories import cars as cars_repo
 from cms.repositories.audit import record_admin_action
 from cms.schemas.car_inputs import CarApprovalSchema
 from cms.schemas.fields import load_json
-from cms.schemas.images import AdminCarListItemSchema, AdminCarSchema
+from cms.schemas.images import AdminCarSchema
 
 bp = Blueprint("admin_cars", __name__, url_prefix="/api/admin")
 
@@ -24,7 +24,7 @@ STORED_STATUS = {"approved": "available", "available": "available", "rejected": 
 @bp.get("/cars")
 @roles_required("admin")
 def list_cars():
-    return car_list_response(AdminCarListItemSchema(many=True))
+    return car_list_response(admin=True)
 
 
 @bp.patch("/cars/<id:car_id>/approval")

@@ -2,37 +2,79 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import functools
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import Blueprint, current_app, jsonify
 from flask_login import current_user
-from marshmallow import Schema
 
 from cms import db
 from cms.auth import roles_required
 from cms.errors import Conflict, Forbidden, NotFound
 from cms.repositories import cars as cars_repo
-from cms.repositories import images as images_repo
 from cms.schemas.car_inputs import CarListQuerySchema, CarWriteSchema
 from cms.schemas.cars import CarSchema
 from cms.schemas.fields import load_json, load_query
-from cms.schemas.images import CarDetailSchema, CarListItemSchema
+from cms.schemas.images import CarDetailSchema, car_list_json
 from cms.services import images as images_service
 from cms.services import settings as runtime_settings
 
 bp = Blueprint("cars", __name__, url_prefix="/api/cars")
 
 TOTAL_COUNT_HEADER = "X-Total-Count"
+TOTAL_COUNT_CAPPED_HEADER = "X-Total-Count-Capped"
+# Lists without `limit` (every car: 5.5 MB of JSON at 10,000 cars) are built by one thread per
+# process, one at a time. CPU is the limit anyway, and the ~20 MB a build needs then comes from
+# (and goes back to) that thread's malloc arena, instead of staying in one arena per server thread.
+_UNPAGED_LIST_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cms-unpaged-list")
+
+# Built once (thread-safe for dump; it reads the discount per request, see CarDetailSchema):
+# marshmallow's per-instance set-up costs more than dumping one car.
+_CAR_DETAIL = CarDetailSchema()
 
 
-def car_list_response(schema: Schema):
-    """The filtered, sorted page of cars with primaryImage, and X-Total-Count (shared with the admin list)."""
+def car_list_response(*, admin: bool = False):
+    """The filtered, sorted page of cars with primaryImage (and rejectionReason for the admin list),
+    X-Total-Count and, when the count stopped at its cap, X-Total-Count-Capped: true.
+
+    The body is exactly what jsonify(CarListItemSchema(many=True).dump(cars)) sends
+    (AdminCarListItemSchema for the admin list), written by cms.schemas.images.car_list_json
+    (tests/test_car_list_dump.py).
+    """
     filters = load_query(CarListQuerySchema())
-    cars, total = cars_repo.list_cars(db.connection(), **filters)
-    base_url = images_service.public_base_url()
-    for car in cars:
-        car["primary_image"] = images_service.with_public_url(car["primary_image"], base_url)
-    response = jsonify(schema.dump(cars))
+    provider = current_app.json
+    build = functools.partial(
+        _car_list_body, db.connection(), filters, admin=admin, base_url=images_service.public_base_url(),
+        runtime=runtime_settings.current(), dumps=provider.dumps,
+        indent=2 if (provider.compact is None and current_app.debug) or provider.compact is False else None,
+    )
+    if filters.get("limit") is None:
+        body, total, capped = _UNPAGED_LIST_BUILDER.submit(build).result()
+    else:
+        body, total, capped = build()
+    response = current_app.response_class(body, mimetype=provider.mimetype)
     response.headers[TOTAL_COUNT_HEADER] = str(total)
+    if capped:
+        response.headers[TOTAL_COUNT_CAPPED_HEADER] = "true"
     return response
+
+
+def _car_list_body(conn, filters: dict, *, admin: bool, base_url: str, runtime, dumps: Callable[..., str],
+                   indent: int | None) -> tuple[bytes, int, bool]:
+    """The JSON array of the list's cars (as jsonify makes it), the total and whether it is capped.
+
+    Needs no Flask context (it may run on the builder thread). Rows are read and written out
+    as they come: only the JSON text of the cars is kept, never a dict per car.
+    """
+    cars = cars_repo.list_cars(conn, **filters)
+    parts = [text.encode() for text in car_list_json(cars.rows, cars.columns, base_url=base_url, runtime=runtime,
+                                                     admin=admin)]
+    body = b"[" + b",".join(parts) + b"]\n"
+    if indent is not None:  # the indented format of debug mode
+        body = f"{dumps(json.loads(body), indent=indent)}\n".encode()
+    return body, cars.total, cars.capped
 
 
 def ensure_can_manage(car: dict | None) -> dict:
@@ -46,17 +88,16 @@ def ensure_can_manage(car: dict | None) -> dict:
 
 @bp.get("")
 def list_cars():
-    return car_list_response(CarListItemSchema(many=True))
+    return car_list_response()
 
 
 @bp.get("/<id:car_id>")
 def get_car(car_id: int):
-    conn = db.connection()
-    car = cars_repo.get_car_detail(conn, car_id)
+    car = cars_repo.get_car_detail(db.connection(), car_id)
     if car is None:
         raise NotFound()
-    car["images"] = images_service.with_public_urls(images_repo.list_images(conn, car_id))
-    return jsonify(CarDetailSchema().dump(car))
+    car["images"] = images_service.with_public_urls(car["images"])
+    return jsonify(_CAR_DETAIL.dump(car))
 
 
 @bp.post("")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+
 from psycopg import Connection
 
-from cms.db import execute, fetch_all, fetch_one, fetch_value
+from cms.db import execute, fetch_one, fetch_rows, fetch_value
 from cms.sql import query
 
 LIST_CARS = query("cars_list")
@@ -23,24 +27,85 @@ LIST_FILTERS = (
     "min_price", "max_price", "min_year", "max_year",
 )
 PRIMARY_IMAGE_PREFIX = "primary_image_"
+# A page's total is counted exactly up to this many matches (or up to the end of the page
+# asked for, when that is further); beyond it the count stops. An exact count of a million
+# matches costs O(matches) in PostgreSQL whatever the indexes.
+COUNT_CAP = 1000
+
+
+class CarList:
+    """One page of cars_list: `rows` as tuples (`columns` maps names to positions), read lazily
+    (iterate them while the connection is held), and the match count.
+
+    Each row holds the car's columns and its primary image as primary_image_* columns;
+    timestamps are PostgreSQL's ISO text ('2026-03-04 05:06:07.891234'), not datetimes.
+    `total` (matches, counted up to the cap) and `capped` (more than `total` cars match)
+    are known once every row has been read.
+    """
+
+    def __init__(self, columns: list[str], rows: Iterator[tuple], *, counted: int, cap: int | None):
+        self.columns = {name: position for position, name in enumerate(columns)}
+        self._counted, self._cap, self._read = counted, cap, 0
+        self.rows = self._counting(rows)
+
+    def _counting(self, rows: Iterator[tuple]) -> Iterator[tuple]:
+        for row in rows:
+            self._read += 1
+            yield row
+
+    @property
+    def total(self) -> int:
+        if self._cap is None:  # every match from offset on is in the rows; the count stopped at offset
+            return self._counted + self._read
+        return min(self._counted, self._cap)
+
+    @property
+    def capped(self) -> bool:
+        return self._cap is not None and self._counted > self._cap
+
+
+def count_cap(*, q: str | None, limit: int | None, offset: int) -> int | None:
+    """Up to how many matches a page counts; None for a list without limit (it has them all).
+
+    With q only up to the end of the page: a common word matches a tenth of the cars, and
+    PostgreSQL can only find them all (the GIN bitmap) or test each car in turn, so counting
+    1,000 of them would cost ~100 ms at a million cars against ~5 ms for the page.
+    """
+    if limit is None:
+        return None
+    if q is not None:
+        return offset + limit
+    return max(COUNT_CAP, offset + limit)
 
 
 def list_cars(conn: Connection, *, sort: str = "newest", limit: int | None = None, offset: int = 0,
-              **filters) -> tuple[list[dict], int]:
-    """One page of matching cars, each with `primary_image` (a dict or None), and the total match count.
+              **filters) -> CarList:
+    """One page of matching cars (primary image columns flat) and how many cars match.
 
     One SQL statement whatever the number of cars (see cars_list in sql/queries/cars.sql).
+    Without limit the count only goes up to offset: the rows themselves are the rest.
     """
     params = {name: filters.get(name) for name in LIST_FILTERS}
-    params.update(sort=sort, limit=limit, offset=offset)
-    rows = fetch_all(conn, LIST_CARS, params)
-    total = rows[0]["total_count"] if rows else 0
-    return [_nest_primary_image(row) for row in rows if row["id"] is not None], total
+    cap = count_cap(q=params["q"], limit=limit, offset=offset)
+    params.update(sort=sort, limit=limit, offset=offset, count_limit=offset if cap is None else cap + 1)
+    columns, rows = fetch_rows(conn, LIST_CARS, params, timestamps_as_text=True)
+    first = next(rows, None)
+    counted = first[columns.index("total_count")] if first else 0
+    if first is None or first[columns.index("id")] is None:  # no match, or offset past the end: no car
+        rows = iter(())
+    else:
+        rows = itertools.chain((first,), rows)
+    return CarList(columns, rows, counted=counted, cap=cap)
 
 
-def _nest_primary_image(row: dict) -> dict:
+def nest_primary_image(columns: dict[str, int], row: tuple) -> dict:
+    """A cars_list row as a car dict with `primary_image` (a dict or None) and datetimes, as
+    CarListItemSchema dumps it."""
     car, image = {}, {}
-    for key, value in row.items():
+    for key, position in columns.items():
+        value = row[position]
+        if key.endswith(("created_at", "updated_at")):
+            value = _timestamp(value)
         if key.startswith(PRIMARY_IMAGE_PREFIX):
             image[key[len(PRIMARY_IMAGE_PREFIX):]] = value
         elif key != "total_count":
@@ -50,8 +115,17 @@ def _nest_primary_image(row: dict) -> dict:
 
 
 def get_car_detail(conn: Connection, car_id: int) -> dict | None:
-    """The car with average_rating and review_count, or None."""
-    return fetch_one(conn, GET_CAR_DETAIL, {"id": car_id})
+    """The car with average_rating, review_count and images (as car_images_list returns them), or None."""
+    car = fetch_one(conn, GET_CAR_DETAIL, {"id": car_id})
+    if car is not None:
+        for image in car["images"]:  # JSON from PostgreSQL: timestamps arrive as ISO text
+            image["created_at"] = _timestamp(image["created_at"])
+            image["updated_at"] = _timestamp(image["updated_at"])
+    return car
+
+
+def _timestamp(text: str | None) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(text)
 
 
 def get_car(conn: Connection, car_id: int) -> dict | None:

@@ -1,13 +1,15 @@
 -- name: cars_list
 -- One page of cars matching the optional filters, each with its primary image
--- columns (primary_image_*), and total_count, the number of matches before paging;
--- one statement whatever the number of cars (see the notes in the statement).
+-- columns (primary_image_*), and total_count, the number of matches counted up to
+-- count_limit (NULL counts every match); one statement whatever the number of cars.
 -- Used by: GET /api/cars, GET /api/admin/cars.
--- Index: cars_search_idx, car_images_car_id_idx.
-WITH matches AS (
-    -- Every filter is a bound parameter, NULL meaning "no filter"; sort is one of the
-    -- names the API accepts (newest, oldest, price_asc, price_desc, year_asc, year_desc,
-    -- relevance), matched by CASE, never spliced into the text.
+-- Index: cars_created_at_idx, cars_price_idx, cars_price_desc_idx, cars_year_idx,
+-- cars_year_desc_idx, cars_brand_idx, cars_brand_created_at_idx, cars_search_idx,
+-- car_images_one_primary_per_car, car_images_car_id_idx, car_images_pkey.
+WITH matches AS NOT MATERIALIZED (
+    -- Every filter is a bound parameter, NULL meaning "no filter". NOT MATERIALIZED:
+    -- each use below is planned on its own, so the page can walk an index in the
+    -- order asked for and stop after offset + limit rows, and the count at its cap.
     SELECT
         c.id,
         c.title,
@@ -22,26 +24,7 @@ WITH matches AS (
         c.image,
         c.rejection_reason,
         c.created_at,
-        c.updated_at,
-        row_number() OVER (
-            ORDER BY
-                CASE
-                    WHEN %(sort)s::text = 'relevance'
-                        THEN
-                            ts_rank(
-                                car_search_document(c.title, c.brand, c.model, c.description),
-                                car_search_query(%(q)s::text)
-                            )
-                END DESC NULLS LAST,
-                CASE WHEN %(sort)s::text = 'price_asc' THEN c.price END ASC NULLS LAST,
-                CASE WHEN %(sort)s::text = 'price_desc' THEN c.price END DESC NULLS LAST,
-                CASE WHEN %(sort)s::text = 'year_asc' THEN c.year END ASC NULLS LAST,
-                CASE WHEN %(sort)s::text = 'year_desc' THEN c.year END DESC NULLS LAST,
-                CASE WHEN %(sort)s::text = 'oldest' THEN c.created_at END ASC,
-                CASE WHEN %(sort)s::text = 'oldest' THEN c.id END ASC,
-                c.created_at DESC,
-                c.id DESC
-        ) AS position
+        c.updated_at
     FROM cars AS c
     WHERE
         (
@@ -59,16 +42,122 @@ WITH matches AS (
         AND (%(max_year)s::integer IS NULL OR c.year <= %(max_year)s::integer)
 ),
 
+-- One branch per sort order; sort is compared with constants, never spliced into
+-- the text. PostgreSQL skips the branches whose sort does not match (one-time
+-- filter), and the matching one reads the rows in the order of its index and stops
+-- after offset + limit of them (limit NULL: every match).
 page AS (
-    SELECT *
-    FROM matches
-    WHERE
-        position > %(offset)s::bigint
-        AND (%(limit)s::bigint IS NULL OR position <= %(offset)s::bigint + %(limit)s::bigint)
+    (
+        SELECT
+            m.*,
+            NULL::real AS rank
+        FROM matches AS m
+        WHERE %(sort)s::text = 'newest'
+        ORDER BY m.created_at DESC, m.id DESC
+        LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+    )
+    UNION ALL
+    (
+        SELECT
+            m.*,
+            NULL::real AS rank
+        FROM matches AS m
+        WHERE %(sort)s::text = 'oldest'
+        ORDER BY m.created_at ASC, m.id ASC
+        LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+    )
+    UNION ALL
+    (
+        SELECT
+            m.*,
+            NULL::real AS rank
+        FROM matches AS m
+        WHERE %(sort)s::text = 'price_asc'
+        ORDER BY m.price ASC NULLS LAST, m.created_at DESC, m.id DESC
+        LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+    )
+    UNION ALL
+    (
+        SELECT
+            m.*,
+            NULL::real AS rank
+        FROM matches AS m
+        WHERE %(sort)s::text = 'price_desc'
+        ORDER BY m.price DESC NULLS LAST, m.created_at DESC, m.id DESC
+        LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+    )
+    UNION ALL
+    (
+        SELECT
+            m.*,
+            NULL::real AS rank
+        FROM matches AS m
+        WHERE %(sort)s::text = 'year_asc'
+        ORDER BY m.year ASC NULLS LAST, m.created_at DESC, m.id DESC
+        LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+    )
+    UNION ALL
+    (
+        SELECT
+            m.*,
+            NULL::real AS rank
+        FROM matches AS m
+        WHERE %(sort)s::text = 'year_desc'
+        ORDER BY m.year DESC NULLS LAST, m.created_at DESC, m.id DESC
+        LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+    )
+    UNION ALL
+    (
+        -- ranks every match: O(matches), unlike the other orders
+        SELECT
+            m.*,
+            ts_rank(
+                car_search_document(m.title, m.brand, m.model, m.description),
+                car_search_query(%(q)s::text)
+            ) AS rank
+        FROM matches AS m
+        WHERE %(sort)s::text = 'relevance'
+        ORDER BY rank DESC NULLS LAST, m.created_at DESC, m.id DESC
+        LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+    )
+),
+
+-- The matches, up to count_limit of them; one of two branches runs (one-time filter).
+-- With no filter, or with q, the count walks cars_created_at_idx as the page does:
+-- unordered, PostgreSQL would read cars sequentially (no filter) or build the whole
+-- GIN bitmap of a common word (q) before it could stop. With other filters it is
+-- unordered, so PostgreSQL counts from the most selective index and stops at the cap.
+counted AS (
+    (
+        SELECT 1 AS matched
+        FROM matches AS m
+        WHERE
+            %(q)s::text IS NOT NULL
+            OR num_nonnulls(
+                %(brand)s::text, %(model)s::text, %(fuel_type)s::text, %(status)s::text, %(seller_id)s::integer,
+                %(min_price)s::numeric, %(max_price)s::numeric, %(min_year)s::integer, %(max_year)s::integer
+            ) = 0
+        ORDER BY m.created_at DESC, m.id DESC
+        LIMIT %(count_limit)s::bigint
+    )
+    UNION ALL
+    (
+        SELECT 1 AS matched
+        FROM matches
+        WHERE
+            %(q)s::text IS NULL
+            AND num_nonnulls(
+                %(brand)s::text, %(model)s::text, %(fuel_type)s::text, %(status)s::text, %(seller_id)s::integer,
+                %(min_price)s::numeric, %(max_price)s::numeric, %(min_year)s::integer, %(max_year)s::integer
+            ) > 0
+        LIMIT %(count_limit)s::bigint
+    )
 )
 
--- The primary image (or the first image when none is marked primary) comes from a
--- LATERAL join on the page's rows only. When the page is empty (no match, or offset
+-- The primary image (or, when none is marked primary, the first by display order) is
+-- looked up for the page's rows only: the primary through the partial unique index
+-- car_images_one_primary_per_car (COALESCE evaluates its second argument only when the
+-- first is NULL), then the row itself. When the page is empty (no match, or offset
 -- past the end), one row still comes back with total_count and NULL car columns.
 -- A data: URL left in image_url (one migration 0008 could not decode) comes back
 -- as NULL: image bytes never leave the database here.
@@ -96,8 +185,15 @@ SELECT
     primary_image.created_at AS primary_image_created_at,
     primary_image.updated_at AS primary_image_updated_at,
     primary_image.has_file AS primary_image_has_file
-FROM (SELECT count(*) AS total_count FROM matches) AS totals
+FROM (SELECT count(*) AS total_count FROM counted) AS totals
 LEFT JOIN page ON TRUE
+LEFT JOIN LATERAL (
+    SELECT
+        coalesce(
+            (SELECT p.id FROM car_images AS p WHERE p.car_id = page.id AND p.is_primary),
+            (SELECT f.id FROM car_images AS f WHERE f.car_id = page.id ORDER BY f.display_order ASC, f.id ASC LIMIT 1)
+        ) AS id
+) AS first_image ON TRUE
 LEFT JOIN LATERAL (
     SELECT
         i.id,
@@ -109,16 +205,26 @@ LEFT JOIN LATERAL (
         i.updated_at,
         exists(SELECT 1 FROM car_image_files AS f WHERE f.image_id = i.id) AS has_file
     FROM car_images AS i
-    WHERE i.car_id = page.id
-    ORDER BY i.is_primary DESC, i.display_order ASC, i.id ASC
-    LIMIT 1
+    WHERE i.id = first_image.id
 ) AS primary_image ON TRUE
-ORDER BY page.position;
+-- the page's own order again (on the page's rows only)
+ORDER BY
+    page.rank DESC NULLS LAST,
+    CASE WHEN %(sort)s::text = 'price_asc' THEN page.price END ASC NULLS LAST,
+    CASE WHEN %(sort)s::text = 'price_desc' THEN page.price END DESC NULLS LAST,
+    CASE WHEN %(sort)s::text = 'year_asc' THEN page.year END ASC NULLS LAST,
+    CASE WHEN %(sort)s::text = 'year_desc' THEN page.year END DESC NULLS LAST,
+    CASE WHEN %(sort)s::text = 'oldest' THEN page.created_at END ASC,
+    CASE WHEN %(sort)s::text = 'oldest' THEN page.id END ASC,
+    page.created_at DESC,
+    page.id DESC;
 
 -- name: cars_get_detail
--- One car with average_rating (2 decimals, NULL without reviews) and
--- review_count, or no row. Used by: GET /api/cars/:id.
--- Index: reviews_one_per_user_and_car.
+-- One car with average_rating (2 decimals, NULL without reviews), review_count and
+-- images (a JSON array of the car's images by display_order, the columns of
+-- car_images_list, timestamps as ISO text), or no row: one round trip for the page.
+-- Used by: GET /api/cars/:id.
+-- Index: reviews_one_per_user_and_car, car_images_car_id_idx.
 SELECT
     c.id,
     c.title,
@@ -135,7 +241,8 @@ SELECT
     c.created_at,
     c.updated_at,
     ratings.average_rating,
-    ratings.review_count
+    ratings.review_count,
+    car_images.images
 FROM cars AS c
 CROSS JOIN
     LATERAL (
@@ -145,6 +252,28 @@ CROSS JOIN
         FROM reviews AS r
         WHERE r.car_id = c.id
     ) AS ratings
+CROSS JOIN
+    LATERAL (
+        SELECT
+            coalesce(
+                json_agg(
+                    json_build_object(
+                        'id', i.id,
+                        'car_id', i.car_id,
+                        'image_url', CASE WHEN starts_with(i.image_url, 'data:') THEN NULL ELSE i.image_url END,
+                        'is_primary', i.is_primary,
+                        'display_order', i.display_order,
+                        'created_at', i.created_at,
+                        'updated_at', i.updated_at,
+                        'has_file', EXISTS (SELECT 1 FROM car_image_files AS f WHERE f.image_id = i.id)
+                    )
+                    ORDER BY i.display_order ASC, i.id ASC
+                ),
+                '[]'::json
+            ) AS images
+        FROM car_images AS i
+        WHERE i.car_id = c.id
+    ) AS car_images
 WHERE c.id = %(id)s;
 
 -- name: cars_get
