@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from cms import db
 from cms.errors import Conflict, NotFound
+from cms.repositories import cars as cars_repo
 from cms.repositories import favorites as favorites_repo
 from cms.schemas.favorites import FavoriteToggleResultSchema, FavoriteToggleSchema
 from cms.schemas.fields import load_json
@@ -26,7 +27,7 @@ def toggle_favorite():
     body = load_json(FavoriteToggleSchema())
     try:
         with db.transaction() as conn:
-            if not favorites_repo.car_exists(conn, body["car_id"]):
+            if not cars_repo.car_exists(conn, body["car_id"]):
                 raise NotFound("Car not found")
             status = favorites_repo.toggle(conn, current_user.id, body["car_id"])
             favorites = favorites_repo.list_car_ids(conn, current_user.id)

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 
 from cms import db
 from cms.errors import NotFound
+from cms.repositories import cars as cars_repo
 from cms.repositories import reviews as reviews_repo
 from cms.schemas.fields import load_json
 from cms.schemas.reviews import ReviewCreateSchema, ReviewSchema
@@ -22,7 +23,7 @@ bp = Blueprint("reviews", __name__, url_prefix="/api/reviews")
 @bp.get("/car/<id:car_id>")
 def list_car_reviews(car_id: int):
     conn = db.connection()
-    if not reviews_repo.car_exists(conn, car_id):
+    if not cars_repo.car_exists(conn, car_id):
         raise NotFound("Car not found")
     return jsonify(ReviewSchema(many=True).dump(reviews_repo.list_for_car(conn, car_id)))
 
@@ -33,7 +34,7 @@ def create_review():
     """Write the caller's review of a car; a second one updates the first (see the module docstring)."""
     body = load_json(ReviewCreateSchema())
     with db.transaction() as conn:
-        if not reviews_repo.car_exists(conn, body["car_id"]):
+        if not cars_repo.car_exists(conn, body["car_id"]):
             raise NotFound("Car not found")
         review = reviews_repo.upsert_review(
             conn,

@@ -163,3 +163,11 @@ def delete_car(conn: Connection, car_id: int) -> int:
 
 def set_approval(conn: Connection, car_id: int, *, status: str, rejection_reason: str | None) -> dict | None:
     return fetch_one(conn, SET_APPROVAL, {"id": car_id, "status": status, "rejection_reason": rejection_reason})
+
+
+CARS_EXISTS = query("cars_exists")
+
+
+def car_exists(conn: Connection, car_id: int) -> bool:
+    """Whether the car exists (for 404s before writing rows that reference it)."""
+    return bool(fetch_value(conn, CARS_EXISTS, {"car_id": car_id}))

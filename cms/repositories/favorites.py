@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from psycopg import Connection
 
-from cms.db import fetch_all, fetch_one, fetch_value
+from cms.db import fetch_all, fetch_one
 from cms.sql import query
 
-FAVORITES_CAR_EXISTS = query("favorites_car_exists")
 FAVORITES_LIST_CAR_IDS = query("favorites_list_car_ids")
 FAVORITES_LOCK_PAIR = query("favorites_lock_pair")
 FAVORITES_REMOVE = query("favorites_remove")
@@ -21,9 +20,6 @@ MAX_TOGGLE_ROUNDS = 3
 class ToggleContention(Exception):
     """Concurrent toggles kept changing the favorite; the caller may retry."""
 
-
-def car_exists(conn: Connection, car_id: int) -> bool:
-    return bool(fetch_value(conn, FAVORITES_CAR_EXISTS, {"car_id": car_id}))
 
 
 def list_car_ids(conn: Connection, user_id: int) -> list[int]:

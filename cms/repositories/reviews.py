@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from psycopg import Connection
 
-from cms.db import fetch_all, fetch_one, fetch_value
+from cms.db import fetch_all, fetch_one
 from cms.sql import query
 
-REVIEWS_CAR_EXISTS = query("reviews_car_exists")
 REVIEWS_LIST_FOR_CAR = query("reviews_list_for_car")
 REVIEWS_UPSERT = query("reviews_upsert")
 
-
-def car_exists(conn: Connection, car_id: int) -> bool:
-    return bool(fetch_value(conn, REVIEWS_CAR_EXISTS, {"car_id": car_id}))
 
 
 def list_for_car(conn: Connection, car_id: int) -> list[dict]:

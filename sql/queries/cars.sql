@@ -421,3 +421,12 @@ RETURNING
     rejection_reason,
     created_at,
     updated_at;
+
+-- name: cars_exists
+-- Whether a car with this id exists (one row, true or false).
+-- Used by: POST /api/favorites/toggle, GET /api/reviews/car/:carId, POST /api/reviews.
+SELECT exists(
+    SELECT 1
+    FROM cars
+    WHERE id = %(car_id)s
+) AS found;
