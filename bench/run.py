@@ -51,8 +51,8 @@ from psycopg import sql as pgsql  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
 from cms import db as cms_db  # noqa: E402
+from cms.db import parse_query_file  # noqa: E402
 from cms.demo_data import DEMO_PASSWORD, DEMO_SQL_FILE, DemoPlan, demo_email, generate  # noqa: E402
-from cms.sql import parse_query_file  # noqa: E402
 
 BENCH_DIR = ROOT / "bench"
 LUA_DIR = BENCH_DIR / "lua"
@@ -498,7 +498,7 @@ def statement_counts(url: str) -> dict[str, int]:
     psycopg's Cursor.execute in this process (the pool's empty liveness check and the
     periodic settings read are not counted)."""
     from cms import create_app
-    from cms.sql import QUERIES
+    from cms.db import QUERIES
 
     by_text = {item.sql: item.name for item in QUERIES.values()}
     counted: list[str] = []

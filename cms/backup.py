@@ -25,10 +25,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql as pgsql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.rows import dict_row
 
-from cms.db import fetch_all, fetch_value
-from cms.sql import query
+from cms import db
+from cms.db import fetch_all, fetch_value, query
 
 USER_TABLES = query("backup_user_tables")
 DATABASE_EXISTS = query("backup_database_exists")
@@ -104,7 +103,7 @@ def _client_arguments(url: str) -> tuple[str, dict[str, str]]:
 
 def _connect(url: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT)
+        return db.connect(url, connect_timeout=CONNECT_TIMEOUT)
     except psycopg.OperationalError as error:
         raise BackupError(f"cannot connect to {describe(url)}: {str(error).strip()}") from None
 
@@ -315,9 +314,7 @@ def _maintenance_connection(url: str) -> psycopg.Connection:
     failures = []
     for name in MAINTENANCE_DATABASES:
         try:
-            return psycopg.connect(
-                with_database(url, name), autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT,
-            )
+            return db.connect(with_database(url, name), connect_timeout=CONNECT_TIMEOUT)
         except psycopg.OperationalError as error:
             failures.append(str(error).strip())
     params = _params(url)

@@ -84,7 +84,6 @@ def create_admin(email: str, name: str, password: str) -> None:
     Needs only DATABASE_URL (no JWT secret, no pool): one connection, one transaction.
     """
     from marshmallow import ValidationError, validate
-    from psycopg.rows import dict_row
 
     from cms.auth import hash_password
     from cms.errors import AppError
@@ -98,18 +97,18 @@ def create_admin(email: str, name: str, password: str) -> None:
     if len(password) < 8:
         raise click.ClickException("the password must have at least 8 characters")
     url = _database_url()
+    settings = load_settings()
     try:
-        password_hash = hash_password(password, rounds=load_settings().bcrypt_rounds)
+        password_hash = hash_password(password, rounds=settings.bcrypt_rounds)
     except AppError as error:
         raise click.ClickException(error.message) from None
     try:
-        with psycopg.connect(url, row_factory=dict_row) as conn, conn.transaction():
+        with db.connect(url, settings=settings) as conn, conn.transaction():
             if users_repo.email_taken(conn, email):
                 raise click.ClickException(f"an account with email {email} already exists")
             user = users_repo.insert_user(conn, name=name, email=email, password_hash=password_hash, role="admin")
     except psycopg.Error as error:
-        reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-        raise click.ClickException(f"cannot create the admin in {db.redact(url)}: {reason}") from None
+        raise click.ClickException(f"cannot create the admin in {db.redact(url)}: {db.one_line(error)}") from None
     click.echo(f"admin {user['email']} created with id {user['id']}")
 
 
@@ -119,7 +118,7 @@ def _local_server_url() -> str | None:
     """postgresql://<user>@127.0.0.1:5432/cms when a server answers there."""
     user = os.environ.get("PGUSER") or getpass.getuser()
     try:
-        psycopg.connect(f"postgresql://{user}@127.0.0.1:5432/postgres", connect_timeout=2).close()
+        db.connect(f"postgresql://{user}@127.0.0.1:5432/postgres", connect_timeout=2).close()
     except psycopg.Error:
         return None
     return f"postgresql://{user}@127.0.0.1:5432/cms"

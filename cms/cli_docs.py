@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import psycopg
 
-from cms import schema_docs
+from cms import db, schema_docs
 from cms.config import load_settings
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
@@ -47,7 +47,7 @@ def docs_schema(database_url: str | None, output: Path, check: bool) -> None:
     if not url:
         raise click.ClickException("DATABASE_URL is not set: pass --database-url or set it (see .env.example)")
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
+        with db.connect(url) as conn:
             content = schema_docs.render_schema_markdown(conn)
     except psycopg.errors.UndefinedTable:
         raise click.ClickException("the database is not migrated (no schema_migrations): run `cms db up`") from None
@@ -62,9 +62,7 @@ def docs_schema(database_url: str | None, output: Path, check: bool) -> None:
 @click.option("--check", is_flag=True, help="Only compare: exit 1 when the file differs.")
 def docs_queries(output: Path, check: bool) -> None:
     """Write docs/queries.md from the named queries in sql/queries/."""
-    from cms.sql import load_queries
-
-    _write_or_check(output, schema_docs.render_queries_markdown(load_queries()), check, "cms docs queries")
+    _write_or_check(output, schema_docs.render_queries_markdown(db.load_queries()), check, "cms docs queries")
 
 
 if __name__ == "__main__":  # `python -m cms.cli_docs schema|queries`

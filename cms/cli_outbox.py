@@ -23,4 +23,5 @@ def outbox_worker(once: bool, interval: float, batch: int) -> None:
     client = outbox.client_from_settings(settings)
     if client is None:
         raise click.ClickException("Telegram sending is disabled; nothing to do (see TELEGRAM_* settings)")
-    outbox.run_worker(settings.database_url, client, interval=interval, batch=batch, once=once)
+    outbox.run_worker(settings.database_url, client, interval=interval, batch=batch, once=once,
+                      settings=settings)

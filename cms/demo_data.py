@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 
 import bcrypt
 import psycopg
-from psycopg.rows import dict_row
 
-from cms.db import LATEST_MIGRATION, ROOT, fetch_one, latest_migration_file_version
-from cms.sql import Query, parse_query_file
+from cms import db
+from cms.db import ROOT, Query, latest_migration_file_version, parse_query_file
 
 DEMO_SQL_FILE = ROOT / "sql" / "demo" / "demo_data.sql"
 DEMO_QUERIES: dict[str, Query] = {item.name: item for item in parse_query_file(DEMO_SQL_FILE)}
@@ -115,8 +114,12 @@ def _run(conn: psycopg.Connection, name: str, params: dict | None = None) -> psy
 
 
 def connect(database_url: str) -> psycopg.Connection:
-    """An autocommit connection with dict rows and the demo session settings and temporary tables."""
-    conn = psycopg.connect(database_url, autocommit=True, row_factory=dict_row, options="-c timezone=UTC")
+    """An autocommit connection with dict rows and the demo session settings and temporary tables.
+
+    No statement timeout: at a million cars a batch or the final VACUUM (ANALYZE) runs longer
+    than any request may.
+    """
+    conn = db.connect(database_url, statement_timeout_ms=0)
     for name in SESSION_SETUP:
         _run(conn, name)
     return conn
@@ -126,13 +129,12 @@ def check_schema(database_url: str) -> None:
     """Raise DemoDataError unless the database answers and has every migration applied."""
     expected = latest_migration_file_version()
     try:
-        with psycopg.connect(database_url, connect_timeout=5, row_factory=dict_row) as conn:
-            row = fetch_one(conn, LATEST_MIGRATION)
+        with db.connect(database_url) as conn:
+            applied = db.applied_migration(conn)
     except psycopg.errors.UndefinedTable:
         raise DemoDataError("the database has no schema: run the migrations first (cms db up)") from None
     except psycopg.Error as error:
         raise DemoDataError(f"cannot reach the database: {error}".strip()) from None
-    applied = row["version"] if row else None
     if applied != expected:
         raise DemoDataError(
             f"the database schema is at migration {applied or 'none'}, this release needs {expected}: "

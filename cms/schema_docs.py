@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import dict_row
 
-from cms.sql import Query, query
+from cms.db import Query, query
 
 TABLES = query("schema_docs_tables")
 COLUMNS = query("schema_docs_columns")

@@ -9,6 +9,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from cms import db
+from cms.db import pool as db_pool
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def conn(database_url):
 
 
 def test_a_connection_returned_moments_ago_is_lent_without_a_round_trip(conn, round_trips):
-    db._mark_idle(conn)
+    db_pool._mark_idle(conn)
 
     db.check_borrowed_connection(conn)
 
@@ -40,8 +41,8 @@ def test_a_connection_returned_moments_ago_is_lent_without_a_round_trip(conn, ro
 
 
 def test_a_connection_idle_for_a_while_is_checked_with_a_round_trip(conn, round_trips):
-    db._mark_idle(conn)
-    setattr(conn, db._IDLE_SINCE, time.monotonic() - db.IDLE_CHECK_SECONDS - 1)
+    db_pool._mark_idle(conn)
+    setattr(conn, db_pool._IDLE_SINCE, time.monotonic() - db_pool.IDLE_CHECK_SECONDS - 1)
 
     db.check_borrowed_connection(conn)
 
@@ -49,10 +50,10 @@ def test_a_connection_idle_for_a_while_is_checked_with_a_round_trip(conn, round_
 
 
 def test_a_connection_the_server_closed_moments_ago_is_refused(conn, sql, round_trips):
-    db._mark_idle(conn)
+    db_pool._mark_idle(conn)
     sql.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
     deadline = time.monotonic() + 5
-    while not db._socket_has_news(conn) and time.monotonic() < deadline:
+    while not db_pool._socket_has_news(conn) and time.monotonic() < deadline:
         time.sleep(0.01)
 
     with pytest.raises(psycopg.OperationalError):

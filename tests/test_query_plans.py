@@ -29,8 +29,8 @@ from conftest import app_config, create_database, drop_database, unique_database
 from psycopg.rows import dict_row
 
 from cms import create_app, db
+from cms.db import QUERIES
 from cms.demo_data import DEMO_PASSWORD, DemoPlan, demo_email, generate
-from cms.sql import QUERIES
 
 PLAN_CARS = 20_000
 WATCHED_TABLES = frozenset({"cars", "orders", "inquiries", "reviews", "favorites", "car_images"})

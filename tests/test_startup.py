@@ -15,8 +15,9 @@ from conftest import TEST_JWT_SECRET, app_config, create_database, drop_database
 from helpers_db import free_port
 from psycopg import pq
 
-from cms import create_app, db, sql
+from cms import create_app, db
 from cms.db import StartupError
+from cms.db import queries as sql
 
 ROOT = db.ROOT
 UNREACHABLE = "postgresql://root@127.0.0.1:1/cms"
@@ -64,7 +65,7 @@ def test_an_unmigrated_database_is_a_startup_error_about_migrations(empty_databa
 
 def test_a_database_behind_the_code_is_a_startup_error_naming_both_versions(database_url, monkeypatch):
     applied = db.latest_migration_file_version()
-    monkeypatch.setattr(db, "latest_migration_file_version", lambda: "9999")
+    monkeypatch.setattr(db.migrations, "latest_migration_file_version", lambda: "9999")
     with pytest.raises(StartupError) as raised:
         create_app(app_config(database_url))
     message = str(raised.value)

@@ -10,8 +10,7 @@ import datetime as dt
 
 from psycopg import Connection
 
-from cms.db import fetch_all, fetch_one
-from cms.sql import query
+from cms.db import fetch_all, fetch_one, query
 
 LOCK_USERS = query("admin_lock_users")
 UPDATE_USER = query("admin_update_user")

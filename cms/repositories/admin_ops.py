@@ -5,8 +5,7 @@ from __future__ import annotations
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from cms.db import execute, fetch_all, fetch_one
-from cms.sql import query
+from cms.db import execute, fetch_all, fetch_one, query
 
 LIST_AUTH_EVENTS = query("list_auth_events")
 INSERT_AUTH_EVENT = query("insert_auth_event")

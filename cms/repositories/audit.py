@@ -5,8 +5,7 @@ from __future__ import annotations
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from cms.db import execute
-from cms.sql import query
+from cms.db import execute, query
 
 INSERT_ADMIN_ACTION = query("insert_admin_action")
 

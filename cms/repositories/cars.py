@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 from psycopg import Connection
 
-from cms.db import execute, fetch_one, fetch_rows, fetch_value
-from cms.sql import query
+from cms.db import execute, fetch_one, fetch_rows, fetch_value, query
 
 LIST_CARS = query("cars_list")
 GET_CAR_DETAIL = query("cars_get_detail")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from psycopg import Connection
 
-from cms.db import fetch_all, fetch_one
-from cms.sql import query
+from cms.db import fetch_all, fetch_one, query
 
 FAVORITES_LIST_CAR_IDS = query("favorites_list_car_ids")
 FAVORITES_LOCK_PAIR = query("favorites_lock_pair")

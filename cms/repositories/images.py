@@ -10,8 +10,7 @@ from collections.abc import Iterable
 
 from psycopg import Connection
 
-from cms.db import execute, fetch_all, fetch_one
-from cms.sql import query
+from cms.db import execute, fetch_all, fetch_one, query
 
 LIST_IMAGES = query("car_images_list")
 GET_IMAGE = query("car_images_get")

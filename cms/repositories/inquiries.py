@@ -6,8 +6,7 @@ import datetime as dt
 
 from psycopg import Connection
 
-from cms.db import fetch_all, fetch_one
-from cms.sql import query
+from cms.db import fetch_all, fetch_one, query
 
 INQUIRIES_FIND_CAR = query("inquiries_find_car")
 INQUIRIES_INSERT = query("inquiries_insert")

@@ -7,8 +7,7 @@ from decimal import Decimal
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from cms.db import fetch_all, fetch_one, fetch_value
-from cms.sql import query
+from cms.db import fetch_all, fetch_one, fetch_value, query
 
 GET_ORDER = query("orders_get")
 LOCK_ORDER = query("orders_lock")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from psycopg import Connection
 
-from cms.db import execute, fetch_all, fetch_value
-from cms.sql import query
+from cms.db import execute, fetch_all, fetch_value, query
 
 ENQUEUE_NOTIFICATION = query("enqueue_notification")
 CLAIM_DUE_NOTIFICATIONS = query("claim_due_notifications")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from psycopg import Connection
 
-from cms.db import fetch_all, fetch_one
-from cms.sql import query
+from cms.db import fetch_all, fetch_one, query
 
 REVIEWS_LIST_FOR_CAR = query("reviews_list_for_car")
 REVIEWS_UPSERT = query("reviews_upsert")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from psycopg import Connection
 
-from cms.db import fetch_one
-from cms.sql import query
+from cms.db import fetch_one, query
 
 GET_SETTINGS = query("get_settings")
 LOCK_SETTINGS = query("lock_settings")

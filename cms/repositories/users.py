@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from psycopg import Connection
 
-from cms.db import execute, fetch_all, fetch_one, fetch_value
-from cms.sql import query
+from cms.db import execute, fetch_all, fetch_one, fetch_value, query
 
 GET_USER = query("get_user")
 FIND_USER_FOR_LOGIN = query("find_user_for_login")

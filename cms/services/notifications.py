@@ -39,7 +39,7 @@ def init_app(app: Flask) -> None:
     stop = threading.Event()
     thread = threading.Thread(
         target=outbox.run_worker, args=(settings.database_url, client),
-        kwargs={"interval": 2.0, "stop": stop}, name="cms-outbox-worker", daemon=True,
+        kwargs={"interval": 2.0, "stop": stop, "settings": settings}, name="cms-outbox-worker", daemon=True,
     )
     thread.start()
     app.extensions["cms.outbox_worker"] = (thread, stop)

@@ -24,8 +24,8 @@ import urllib.request
 from dataclasses import dataclass
 
 import psycopg
-from psycopg.rows import dict_row
 
+from cms import db
 from cms.repositories import outbox as outbox_repo
 
 log = logging.getLogger(__name__)
@@ -129,14 +129,17 @@ def deliver_due(conn: psycopg.Connection, client: TelegramClient, *, batch: int 
 
 def run_worker(database_url: str, client: TelegramClient, *, interval: float = 1.0, batch: int = 10,
                once: bool = False, max_attempts: int = MAX_ATTEMPTS,
-               base_backoff: float = BASE_BACKOFF_SECONDS, stop=None) -> None:
-    """Drain the outbox until stopped (or once, with `once`); survives database restarts."""
+               base_backoff: float = BASE_BACKOFF_SECONDS, stop=None, settings=None) -> None:
+    """Drain the outbox until stopped (or once, with `once`); survives database restarts.
+
+    Its connection has the pool's session settings and statement timeout (`settings`, default
+    the environment's): a stuck statement cannot hold the claimed rows' locks for ever.
+    """
     conn = None
     while stop is None or not stop.is_set():
         try:
             if conn is None or conn.closed:
-                conn = psycopg.connect(database_url, autocommit=True, row_factory=dict_row,
-                                       options="-c timezone=UTC")
+                conn = db.connect(database_url, settings=settings)
             handled = deliver_due(conn, client, batch=batch, max_attempts=max_attempts, base_backoff=base_backoff)
         except psycopg.OperationalError as error:
             log.warning("outbox worker lost the database, retrying in %.0f s: %s", interval, error)

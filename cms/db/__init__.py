@@ -1,0 +1,38 @@
+"""Everything that talks to PostgreSQL directly.
+
+- `queries`: the named SQL of sql/queries/*.sql, read once (`query("name")`).
+- `rows`: run a named query on a connection (`fetch_one`, `fetch_all`, `fetch_rows`, ...).
+- `session`: `connect()`, the one way to open a one-off connection, with the session
+  settings and timeouts the pool uses too.
+- `pool`: the process's pool, the request's connection and `transaction()`.
+- `migrations`: dbmate, seed.sql and the start-up check of the schema version.
+
+Callers import from here (`from cms import db`; `db.transaction()`, `db.connect(url)`).
+"""
+
+from cms.db.migrations import (
+    LATEST_MIGRATION,
+    MIGRATIONS_DIR,
+    ROOT,
+    SEED_FILE,
+    StartupError,
+    applied_migration,
+    check_database,
+    dbmate_url,
+    latest_migration_file_version,
+    run_dbmate,
+    run_seed,
+    server_version,
+)
+from cms.db.pool import check_borrowed_connection, connection, get_pool, init_app, open_pool, transaction
+from cms.db.queries import QUERIES, Query, QueryFileError, load_queries, parse_query_file, query
+from cms.db.rows import execute, fetch_all, fetch_one, fetch_rows, fetch_value
+from cms.db.session import connect, one_line, redact, session_options
+
+__all__ = [
+    "LATEST_MIGRATION", "MIGRATIONS_DIR", "QUERIES", "ROOT", "SEED_FILE", "Query", "QueryFileError", "StartupError",
+    "applied_migration", "check_borrowed_connection", "check_database", "connect", "connection", "dbmate_url",
+    "execute", "fetch_all", "fetch_one", "fetch_rows", "fetch_value", "get_pool", "init_app",
+    "latest_migration_file_version", "load_queries", "one_line", "open_pool", "parse_query_file", "query", "redact",
+    "run_dbmate", "run_seed", "server_version", "session_options", "transaction",
+]
