@@ -35,23 +35,13 @@ from conftest import APP_TABLES, DEFAULT_PASSWORD, TEST_JWT_SECRET, password_has
 from live_server import free_port, start_server
 from psycopg import sql as pgsql
 from psycopg.rows import dict_row
+from support.replica import postgres_bin_dir
 
 from cms import db
 from cms.auth import issue_token
 
 pytestmark = pytest.mark.slow
 
-
-
-def postgres_bin_dir() -> Path:
-    """PG_BIN, else Debian's PostgreSQL 15, else the directory of `pg_ctl` on PATH."""
-    if os.environ.get("PG_BIN"):
-        return Path(os.environ["PG_BIN"])
-    debian = Path("/usr/lib/postgresql/15/bin")
-    if (debian / "pg_ctl").exists():
-        return debian
-    found = shutil.which("pg_ctl")
-    return Path(found).parent if found else debian
 
 
 PG_BIN = postgres_bin_dir()
