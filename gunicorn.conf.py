@@ -24,11 +24,12 @@ errorlog = "-"
 
 def on_starting(server):
     """Check settings and database once in the master, so a bad start is one clear line."""
-    from cms.config import ConfigError, load_settings, validate
+    from cms.config import ConfigError, load_settings, validate, validate_for_serving
     from cms.db import StartupError, open_pool
 
     try:
         settings = validate(load_settings())
+        validate_for_serving(settings)
         open_pool(settings.with_overrides(pool_min_size=1, pool_max_size=1)).close()
     except (StartupError, ConfigError) as error:
         print(f"cms: cannot start: {error}", file=sys.stderr)

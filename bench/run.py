@@ -193,6 +193,7 @@ def running_server(url: str, workers: int, threads: int, pool_max: int, log_dir:
         "JWT_SECRET": secrets.token_urlsafe(48),
         "APP_ENV": "production",
         "PORT": str(port),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "DB_POOL_MIN": str(threads),
         "DB_POOL_MAX": str(pool_max),
         "TELEGRAM_ENABLED": "false",

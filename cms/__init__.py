@@ -13,8 +13,9 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cms import auth, db, errors
-from cms.config import Settings, load_settings, validate
+from cms.config import Settings, load_settings, validate, validate_for_serving
 from cms.logging_setup import configure_logging
+from cms.request_body import GuardedInputMiddleware
 from cms.schemas.fields import IdConverter
 from cms.services import notifications
 
@@ -34,6 +35,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
         settings = settings.with_overrides(**test_config)
     configure_logging(settings.log_level)
     settings = validate(settings)
+    validate_for_serving(settings)
 
     app = Flask(__name__)
     app.config.update(
@@ -41,9 +43,13 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         JSON_SORT_KEYS=False,
     )
+    if settings.allowed_hosts:
+        # Any other Host header is a 400 before routing (werkzeug's trusted hosts; "*.example.com" works).
+        app.config["TRUSTED_HOSTS"] = list(settings.allowed_hosts)
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
     app.url_map.converters["id"] = IdConverter
+    app.wsgi_app = GuardedInputMiddleware(app.wsgi_app)
     if settings.trusted_proxies:
         # Behind N proxies (load balancer, nginx), take the client's address from the
         # X-Forwarded-* headers they add; otherwise those headers are the client's to forge.
@@ -64,6 +70,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     errors.register_error_handlers(app)
     notifications.init_app(app)
     _register_request_log(app)
+    _register_security_headers(app)
     _register_compression(app)
     _register_blueprints(app)
     return app
@@ -110,6 +117,20 @@ def _register_request_log(app: Flask) -> None:
             request.method, request.path, response.status_code, duration_ms,
             g.get("request_id", ""), getattr(user, "id", None) or "-",
         )
+        return response
+
+
+# Answers that carry a token or personal data: no browser or proxy cache may keep a copy.
+NO_STORE_ENDPOINTS = frozenset({"auth.login", "auth.register", "users.get_profile", "users.update_profile"})
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        # Without it, a browser may sniff a JSON body holding user text as HTML and run it.
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if request.endpoint in NO_STORE_ENDPOINTS:
+            response.headers["Cache-Control"] = "no-store"
         return response
 
 

@@ -85,6 +85,7 @@ class Settings:
     telegram_api_url: str = "https://api.telegram.org"
     notifications_worker_thread: bool = True
     trusted_proxies: int = 0
+    allowed_hosts: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -124,6 +125,7 @@ def load_settings(dotenv_path: str | None = None) -> Settings:
         telegram_api_url=os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org").strip().rstrip("/"),
         notifications_worker_thread=_bool("NOTIFICATIONS_WORKER_THREAD", True),
         trusted_proxies=_int("TRUSTED_PROXIES", 0, minimum=0, maximum=10),
+        allowed_hosts=tuple(h.strip().lower() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()),
     )
 
 
@@ -150,3 +152,13 @@ def validate(settings: Settings) -> Settings:
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {settings.log_level!r}")
     return settings
+
+
+def validate_for_serving(settings: Settings) -> None:
+    """Outside development, absolute links (image URLs) must not be built from the request's Host
+    header, which any client writes: PUBLIC_BASE_URL or an ALLOWED_HOSTS allow-list is required."""
+    if not settings.is_development and not settings.public_base_url and not settings.allowed_hosts:
+        raise ConfigError(
+            "PUBLIC_BASE_URL (e.g. https://cars.example.com) or ALLOWED_HOSTS (comma-separated host names) "
+            "must be set outside development: image links would otherwise echo any client's Host header"
+        )

@@ -83,10 +83,15 @@ class PingSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["alive", "degraded"]})
     database = fields.String(required=True, metadata={"enum": ["connected", "disconnected"]})
     timestamp = fields.String(required=True, metadata={"format": "date-time"})
+    error = fields.String()
+
+
+class HealthDetailsSchema(PingSchema):
+    """GET /api/admin/health: /ping plus the server version, applied migration and pool figures."""
+
     databaseVersion = fields.String()
     migrationVersion = fields.String(allow_none=True)
     pool = fields.Nested(PoolStatsSchema)
-    error = fields.String()
 
 
 class ImagesUploadedSchema(Schema):
@@ -210,6 +215,8 @@ TOTAL_COUNT = {"X-Total-Count": {"description": "Number of matching cars (all pa
 
 OPERATIONS: dict[str, Operation] = {
     "health.ping": Operation("Liveness and database state", PUBLIC, PingSchema),
+    "health.health_details": Operation("Liveness plus database version, migration and pool figures", ADMIN,
+                                       HealthDetailsSchema),
     "openapi.document": Operation("This OpenAPI document", PUBLIC, ANY_OBJECT),
     # auth
     "auth.register": Operation("Register as a buyer or seller", PUBLIC, AuthResultSchema,

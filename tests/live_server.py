@@ -95,6 +95,7 @@ def start_server(database_url: str, log_dir: Path, *, workers: int = 2, threads:
         "DB_POOL_TIMEOUT": "3",
         "TELEGRAM_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         **(extra_env or {}),
     }
     log_path = log_dir / f"gunicorn-{port}.log"

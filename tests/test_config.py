@@ -141,3 +141,25 @@ def test_other_unsafe_combinations_are_refused():
         validate(good(log_level="LOUD"))
     with pytest.raises(ConfigError, match="unknown settings: colour"):
         good().with_overrides(colour="blue")
+
+
+def test_outside_development_image_links_never_come_from_the_host_header(database_url):
+    """Issue 13: without PUBLIC_BASE_URL, a client's Host header ended up in image links."""
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app({"env": "production", "database_url": database_url, "jwt_secret": GOOD_SECRET})
+
+
+def test_an_allowed_hosts_list_refuses_other_host_headers(make_app, factory):
+    seller = factory.user("seller")
+    car = factory.car(seller)
+    image = factory.row("car_images", car_id=car["id"], image_url=None, is_primary=True, display_order=0)
+    factory.row("car_image_files", image_id=image["id"], content_type="image/jpeg", content=b"x", byte_size=1,
+                width=1, height=1, etag="e")
+    client = make_app(env="production", allowed_hosts=("cms.example.com",)).test_client()
+
+    forged = client.get("/api/cars", headers={"Host": "evil.example"})
+    allowed = client.get("/api/cars", headers={"Host": "cms.example.com"})
+
+    assert forged.status_code == 400 and forged.get_json()["error"]
+    assert allowed.status_code == 200
+    assert allowed.get_json()[0]["primaryImage"]["imageUrl"].startswith("http://cms.example.com/api/cars/")

@@ -16,8 +16,8 @@ def parse_timestamp(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text[:-1] + "+00:00")
 
 
-def test_ping_reports_alive_with_database_migration_and_pool_facts(client, sql):
-    response = client.get("/ping")
+def test_admin_health_reports_alive_with_database_migration_and_pool_facts(client, sql, factory):
+    response = client.get("/api/admin/health", headers=factory.headers(factory.user("admin")))
 
     assert response.status_code == 200
     body = response.get_json()

@@ -76,7 +76,7 @@ def test_a_database_behind_the_code_is_a_startup_error_naming_both_versions(data
 def server_environment(database_url: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DB_", "CMS_"))}
     env.update(APP_ENV="production", JWT_SECRET=TEST_JWT_SECRET, DATABASE_URL=database_url,
-               PORT=str(free_port()), WEB_WORKERS="1", WEB_THREADS="1")
+               PORT=str(free_port()), WEB_WORKERS="1", WEB_THREADS="1", PUBLIC_BASE_URL="http://127.0.0.1")
     return env
 
 

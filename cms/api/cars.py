@@ -19,6 +19,7 @@ from cms.schemas.cars import CarSchema
 from cms.schemas.fields import load_json, load_query
 from cms.schemas.images import CarDetailSchema, car_list_json
 from cms.services import images as images_service
+from cms.services import listing_rules
 from cms.services import settings as runtime_settings
 
 bp = Blueprint("cars", __name__, url_prefix="/api/cars")
@@ -78,11 +79,14 @@ def _car_list_body(conn, filters: dict, *, admin: bool, base_url: str, runtime, 
 
 
 def ensure_can_manage(car: dict | None) -> dict:
-    """404 for an unknown car; 403 unless the caller is an admin or the car's seller."""
+    """404 for an unknown car; 403 unless the caller is an admin or the car's seller; 409 when a
+    seller changes a sold car. Called by every write to a listing (fields, images, removal)."""
     if car is None:
         raise NotFound()
-    if current_user.role != "admin" and car["seller_id"] != current_user.id:
+    is_admin = current_user.role == "admin"
+    if not is_admin and car["seller_id"] != current_user.id:
         raise Forbidden()
+    listing_rules.ensure_seller_may_change(car, is_admin=is_admin)
     return car
 
 

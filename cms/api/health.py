@@ -1,4 +1,4 @@
-"""GET /ping: liveness plus database, migration and pool facts."""
+"""GET /ping (public liveness, the contract's shape) and GET /api/admin/health (the details)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify
 from psycopg_pool import PoolTimeout
 
 from cms import db
+from cms.auth import roles_required
 
 bp = Blueprint("health", __name__)
 
@@ -17,8 +18,31 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _down(error: Exception, **extra):
+    return jsonify({
+        "status": "degraded",
+        "database": "disconnected",
+        "error": f"Database unreachable: {type(error).__name__}",
+        "timestamp": _now(),
+        **extra,
+    }), 503
+
+
 @bp.get("/ping")
 def ping():
+    """Alive and whether the database answers: nothing an attacker could use (server version,
+    pool figures) — those are for admins, at /api/admin/health."""
+    try:
+        db.server_version(db.connection())
+    except (psycopg.Error, PoolTimeout) as error:  # unreachable, or unable to answer a trivial query
+        return _down(error)
+    return jsonify({"status": "alive", "database": "connected", "timestamp": _now()})
+
+
+@bp.get("/api/admin/health")
+@roles_required("admin")
+def health_details():
+    """/ping plus PostgreSQL's version, the applied migration and this process's pool figures."""
     pool = db.get_pool()
     stats = pool.get_stats()
     pool_stats = {
@@ -31,14 +55,8 @@ def ping():
         conn = db.connection()
         version = db.server_version(conn)
         migration = db.applied_migration(conn)
-    except (psycopg.Error, PoolTimeout) as error:  # unreachable, or unable to answer a trivial query
-        return jsonify({
-            "status": "degraded",
-            "database": "disconnected",
-            "error": f"Database unreachable: {type(error).__name__}",
-            "timestamp": _now(),
-            "pool": pool_stats,
-        }), 503
+    except (psycopg.Error, PoolTimeout) as error:
+        return _down(error, pool=pool_stats)
     return jsonify({
         "status": "alive",
         "database": "connected",

@@ -16,6 +16,7 @@ from cms.repositories import cars as cars_repo
 from cms.repositories import reviews as reviews_repo
 from cms.schemas.fields import load_json
 from cms.schemas.reviews import ReviewCreateSchema, ReviewSchema
+from cms.services import listing_rules
 
 bp = Blueprint("reviews", __name__, url_prefix="/api/reviews")
 
@@ -34,8 +35,7 @@ def create_review():
     """Write the caller's review of a car; a second one updates the first (see the module docstring)."""
     body = load_json(ReviewCreateSchema())
     with db.transaction() as conn:
-        if not cars_repo.car_exists(conn, body["car_id"]):
-            raise NotFound("Car not found")
+        listing_rules.ensure_reviewable(cars_repo.get_car(conn, body["car_id"]), current_user.id)
         review = reviews_repo.upsert_review(
             conn,
             car_id=body["car_id"],

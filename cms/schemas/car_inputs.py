@@ -7,7 +7,7 @@ import re
 from marshmallow import EXCLUDE, ValidationError, fields, pre_load, validate
 
 from cms.schemas.cars import CAR_STATUSES
-from cms.schemas.fields import MAX_INT4, Id, InputSchema, Money, Text
+from cms.schemas.fields import MAX_INT4, Id, InputSchema, Money, SafeUrl, Text
 
 MIN_YEAR = 1886  # the first motor car
 MAX_YEAR = 2100
@@ -45,14 +45,6 @@ class WholeNumber(fields.Field):
         return value
 
 
-class OptionalUrl(Text):
-    """An optional link; "" means none."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        return text or None
-
-
 def _not_blank(value: str) -> None:
     if not value:
         raise ValidationError("Must not be empty.")
@@ -78,7 +70,7 @@ class CarWriteSchema(InputSchema):
         validate=validate.Range(min=MIN_YEAR, max=MAX_YEAR, error=f"Must be between {MIN_YEAR} and {MAX_YEAR}."),
     )
     fuel_type = Text(data_key="fuelType", max_length=50, allow_none=True)
-    image = OptionalUrl(max_length=2048, allow_none=True)
+    image = SafeUrl(max_length=2048, allow_none=True)
 
 
 def _blank_to_missing(data):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app, request
@@ -18,7 +19,9 @@ MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
 # The largest legitimate JSON body is a profile with an inline avatar (a data: URL of at most
 # 2,000,000 characters); the request limit (MAX_REQUEST_BYTES) is sized for image uploads.
 JSON_MAX_BYTES = 4 * 1024 * 1024
-_DIGITS = re.compile(r"^\s*\d+\s*$")
+# ASCII digits only: `\d` and str.isdigit() also take "１" or "٣", which would make one id
+# reachable under many spellings.
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 
 def parse_id(value) -> int | None:
@@ -27,7 +30,7 @@ def parse_id(value) -> int | None:
         return None
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and _DIGITS.match(value):
+    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip(" \t\r\n")):
         number = int(value)
     else:
         return None
@@ -126,6 +129,54 @@ class Text(fields.String):
         return text
 
 
+# A URL scheme (RFC 3986): a letter, then letters, digits, "+", "-" or ".", then ":".
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_SAFE_URL_SCHEMES = ("http", "https")
+# Inline pictures (a profile's avatar): raster types only; SVG can carry script.
+_IMAGE_DATA_URL = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}", re.ASCII)
+
+
+def _has_control_or_space(text: str) -> bool:
+    """Control, format (zero-width…) or space characters: browsers drop or skip some of them
+    while parsing a URL, so "\x01javascript:" or "java\tscript:" would run as script."""
+    return any(char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp") for char in text)
+
+
+class SafeUrl(fields.String):
+    """A link a user stores and a page later puts into href or src: an http(s) URL or a relative
+    one ("/images/car1.png"), nothing else (no javascript:, data:, vbscript:…). Control characters
+    and whitespace are refused anywhere in it rather than trimmed. "" or null means none.
+    `image_data` also accepts base64 data: URLs of PNG, JPEG, GIF or WebP (inline avatars)."""
+
+    default_error_messages = {
+        "unsafe": "Must be an http or https URL or a relative link.",
+        "spaces": "Must not contain spaces or control characters.",
+        "too_long": "Must be at most {max_length} characters.",
+    }
+
+    def __init__(self, max_length: int = 2048, *, image_data: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = max_length
+        self.image_data = image_data
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text == "":
+            return None
+        if len(text) > self.max_length:
+            raise self.make_error("too_long", max_length=self.max_length)
+        if _has_control_or_space(text):
+            raise self.make_error("spaces")
+        if self.image_data and _IMAGE_DATA_URL.fullmatch(text):
+            return text
+        scheme = _URL_SCHEME.match(text)
+        if scheme is not None and scheme.group(1).lower() not in _SAFE_URL_SCHEMES:
+            raise self.make_error("unsafe")
+        if scheme is not None and not text[scheme.end():].startswith("//"):
+            raise self.make_error("unsafe")  # "http:evil" is a relative link in some parsers, a host in others
+        return text
+
+
 class OutputSchema(Schema):
     """Base of response schemas: dumps from snake_case rows to camelCase keys."""
 
@@ -180,7 +231,7 @@ class IdConverter(BaseConverter):
 
     def to_python(self, value: str) -> int:
         number = parse_id(value)
-        if number is None or not value.isdigit():
+        if number is None or not _DIGITS.fullmatch(value):
             raise InvalidPathId()
         return number
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import EXCLUDE, ValidationError, fields, pre_load, validate, validates_schema
 
-from cms.schemas.fields import InputSchema, OutputSchema, Text, UtcDateTime
+from cms.schemas.fields import InputSchema, OutputSchema, SafeUrl, Text, UtcDateTime
 
 ROLES = ("user", "seller", "admin")
 SELF_REGISTER_ROLES = ("user", "seller")
@@ -101,4 +101,4 @@ class ProfileUpdateSchema(InputSchema):
     address = Text(max_length=2000, allow_none=True)
     # The frontend may send an uploaded picture inline as a data: URL (the old server kept
     # whatever it got in a text column): allow about 1.5 MB of image, not just a link.
-    avatar = Text(max_length=2_000_000, allow_none=True)
+    avatar = SafeUrl(max_length=2_000_000, image_data=True, allow_none=True)

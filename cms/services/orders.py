@@ -31,6 +31,7 @@ from psycopg import Connection
 from cms.errors import Conflict, Forbidden, Invalid, NotFound
 from cms.repositories import orders as orders_repo
 from cms.repositories import settings as settings_repo
+from cms.services import listing_rules
 from cms.services import settings as runtime_settings
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -108,6 +109,7 @@ def create_draft(conn: Connection, *, user_id: int, is_admin: bool, car_id: int,
         raise Forbidden("You can only create orders for your own cars")
     if not orders_repo.user_exists(conn, buyer_id):
         raise NotFound("Buyer not found")
+    listing_rules.ensure_not_own_car(car, buyer_id)
     if car["status"] == "sold" or orders_repo.sale_of_car(conn, car_id):
         raise Conflict(ALREADY_SOLD)
     # Without a negotiated price, the draft takes the price buyers are shown (after any global discount).
@@ -191,6 +193,7 @@ def checkout(conn: Connection, *, buyer_id: int, car_id: int) -> dict:
         raise NotFound("Car not found")
     if car["status"] != "available":
         raise Invalid("Car already sold or not available")
+    listing_rules.ensure_not_own_car(car, buyer_id)
     existing = orders_repo.find_pending_checkout(conn, buyer_id=buyer_id, car_id=car_id)
     if existing is not None:
         return existing
