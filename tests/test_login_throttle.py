@@ -1,9 +1,12 @@
-"""Login abuse: failures counted in PostgreSQL per email and per address, 429 + Retry-After,
-reset by a successful login, shared by every instance; every attempt recorded."""
+"""Login abuse: failures counted in PostgreSQL per (email, address), per address and per email
+from every address (a growing delay, never a lockout), 429 + Retry-After, reset by a successful
+login, shared by every instance, raced in vain; every attempt recorded."""
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from cms.services import security
 
@@ -18,8 +21,8 @@ def login(client, email, password, ip="203.0.113.7", agent="pytest-browser"):
                        headers={"User-Agent": agent}, environ_base={"REMOTE_ADDR": ip})
 
 
-def test_five_failures_lock_the_account_for_a_while_even_for_the_right_password(client, account, sql):
-    for _ in range(security.MAX_FAILURES_PER_EMAIL):
+def test_five_failures_from_one_address_refuse_that_address_for_the_account(client, account, sql):
+    for _ in range(security.MAX_FAILURES_PER_PAIR):
         assert login(client, "victim@example.com", "wrong").status_code == 400
     refused = login(client, "Victim@Example.com", "Right-Passw0rd!")
     assert refused.status_code == 429
@@ -31,10 +34,10 @@ def test_five_failures_lock_the_account_for_a_while_even_for_the_right_password(
 
 
 def test_a_successful_login_resets_the_count_for_the_account(client, account):
-    for _ in range(security.MAX_FAILURES_PER_EMAIL - 1):
+    for _ in range(security.MAX_FAILURES_PER_PAIR - 1):
         login(client, "victim@example.com", "wrong")
     assert login(client, "victim@example.com", "Right-Passw0rd!").status_code == 200
-    for _ in range(security.MAX_FAILURES_PER_EMAIL - 1):
+    for _ in range(security.MAX_FAILURES_PER_PAIR - 1):
         assert login(client, "victim@example.com", "wrong").status_code == 400
     assert login(client, "victim@example.com", "Right-Passw0rd!").status_code == 200
 
@@ -48,7 +51,7 @@ def test_failures_older_than_the_window_no_longer_count(client, account, factory
 
 
 def test_many_failures_from_one_address_refuse_it_but_not_other_addresses(client, account):
-    for number in range(security.MAX_FAILURES_PER_IP):
+    for number in range(security.MAX_FAILURES_PER_ADDRESS):
         assert login(client, f"nobody{number}@example.com", "guess", ip="198.51.100.9").status_code == 400
     assert login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.9").status_code == 429
     assert login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.10").status_code == 200
@@ -88,7 +91,7 @@ def test_registration_is_recorded(client, sql):
 
 
 def test_a_forged_forwarded_for_header_neither_locks_nor_frees_an_address(client, account):
-    for number in range(security.MAX_FAILURES_PER_IP):
+    for number in range(security.MAX_FAILURES_PER_ADDRESS):
         response = client.post("/api/auth/login", json={"email": f"spray{number}@example.com", "password": "x"},
                                headers={"X-Forwarded-For": f"10.0.0.{number}"},
                                environ_base={"REMOTE_ADDR": "198.51.100.20"})
@@ -104,3 +107,58 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(make_app, account, 
     client.post("/api/auth/login", json={"email": "victim@example.com", "password": "x"},
                 headers={"X-Forwarded-For": "203.0.113.99"}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
     assert sql.execute("SELECT ip FROM auth_events").fetchone()["ip"] == "203.0.113.99"
+
+
+def test_a_stranger_guessing_does_not_keep_the_owner_out(client, account):
+    for _ in range(security.MAX_FAILURES_PER_PAIR + 3):
+        assert login(client, "victim@example.com", "guess", ip="198.51.100.66").status_code in (400, 429)
+    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.66").status_code == 429
+    # The owner, from their own address, right away:
+    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="203.0.113.7").status_code == 200
+
+
+def failures_from_many_addresses(factory, count: int, seconds_ago: float) -> None:
+    at = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=seconds_ago)
+    for number in range(count):
+        factory.row("auth_events", event_type="login_failure", email="victim@example.com",
+                    ip=f"192.0.2.{number + 1}", occurred_at=at)
+
+
+def test_failures_from_many_addresses_slow_the_account_progressively_without_locking_it(client, account, factory):
+    failures_from_many_addresses(factory, security.ACCOUNT_SLOWDOWN_AFTER + 4, seconds_ago=0)
+    slowed = login(client, "victim@example.com", "Right-Passw0rd!", ip="203.0.113.50")
+    assert slowed.status_code == 429
+    first_wait = int(slowed.headers["Retry-After"])
+    assert 1 <= first_wait <= 8
+
+    failures_from_many_addresses(factory, 30, seconds_ago=0)
+    slower = login(client, "victim@example.com", "Right-Passw0rd!", ip="203.0.113.50")
+    assert slower.status_code == 429
+    # Slower with every failure, but never a lockout: at most a minute, not the whole window.
+    assert first_wait < int(slower.headers["Retry-After"]) <= security.MAX_ACCOUNT_DELAY_SECONDS
+
+
+def test_once_the_delay_has_passed_the_owner_logs_in(client, account, factory):
+    failures_from_many_addresses(factory, 40, seconds_ago=security.MAX_ACCOUNT_DELAY_SECONDS + 1)
+    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="203.0.113.50").status_code == 200
+
+
+def test_the_delay_grows_with_the_failures_and_has_a_ceiling():
+    delays = [security.account_delay(n) for n in range(0, 40)]
+    assert delays[: security.ACCOUNT_SLOWDOWN_AFTER + 1] == [0.0] * (security.ACCOUNT_SLOWDOWN_AFTER + 1)
+    assert delays == sorted(delays)
+    assert max(delays) == security.MAX_ACCOUNT_DELAY_SECONDS
+
+
+def test_forty_parallel_wrong_passwords_get_at_most_five_plain_failures(live_server, account, sql):
+    def attempt(_):
+        return requests.post(f"{live_server.url}/api/auth/login", timeout=60,
+                             json={"email": "victim@example.com", "password": "wrong"}).status_code
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        statuses = list(pool.map(attempt, range(40)))
+
+    assert set(statuses) <= {400, 429}
+    assert 1 <= statuses.count(400) <= security.MAX_FAILURES_PER_PAIR
+    failures = sql.execute("SELECT count(*) AS n FROM auth_events WHERE event_type = 'login_failure'").fetchone()
+    assert failures["n"] == statuses.count(400)

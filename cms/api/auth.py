@@ -6,7 +6,7 @@ import psycopg
 from flask import Blueprint, jsonify
 
 from cms import auth, db
-from cms.errors import Invalid, TooManyRequests
+from cms.errors import Invalid
 from cms.repositories import users as users_repo
 from cms.schemas.fields import load_json
 from cms.schemas.users import LoginSchema, RegisterSchema, UserSchema
@@ -40,24 +40,22 @@ def register():
 
 @bp.post("/login")
 def login():
-    """Every attempt lands in the security log. Repeated failures for one email (since its
-    last success) or from one address are refused for a while with 429 and Retry-After;
-    the counts live in PostgreSQL, so the limit holds across processes and instances."""
+    """Every attempt lands in the security log. Too many failures for one email from one address,
+    from one address, or for one email from everywhere (a growing delay) answer 429 with
+    Retry-After (cms.services.security); the counts live in PostgreSQL, so the limits hold across
+    processes and instances, and checking and recording are one step."""
     body = load_json(LoginSchema())
     email = body["email"]
     conn = db.connection()  # autocommit: each event is kept whatever the answer
-    retry_after = security.login_retry_after(conn, email)
-    if retry_after is not None:
-        security.record(conn, "login_throttled", email=email, details={"retryAfter": retry_after})
-        raise TooManyRequests(f"Too many failed logins; try again in {retry_after} seconds", retry_after)
+    attempt = security.begin_login_attempt(conn, email)
     user = users_repo.find_user_for_login(conn, email)
     password_ok = auth.check_password(body["password"], user["password_hash"] if user else _UNUSED_HASH)
     if user is None or not password_ok or not user["is_active"]:
         reason = "unknown email" if user is None else "wrong password" if not password_ok else "deactivated"
-        security.record(conn, "login_failure", user_id=user["id"] if user else None, email=email,
-                        details={"reason": reason})
+        security.settle_login_attempt(conn, attempt, success=False, user_id=user["id"] if user else None,
+                                      reason=reason)
         raise Invalid(INVALID_CREDENTIALS)
     with db.transaction():
         users_repo.touch_last_login(conn, user["id"])
-        security.record(conn, "login_success", user_id=user["id"], email=email)
+        security.settle_login_attempt(conn, attempt, success=True, user_id=user["id"])
     return jsonify({"user": UserSchema().dump(user), "token": auth.issue_token(user)})

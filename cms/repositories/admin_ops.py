@@ -37,8 +37,29 @@ def seller_performance(conn: Connection, seller_id: int, months: int) -> tuple[d
     return totals, fetch_all(conn, SELLER_PERFORMANCE_BY_MONTH, {"seller_id": seller_id, "months": months})
 
 
-RECENT_LOGIN_FAILURES = query("recent_login_failures")
+LOCK_LOGIN_THROTTLE = query("lock_login_throttle")
+LOGIN_THROTTLE_FIGURES = query("login_throttle_figures")
+BEGIN_LOGIN_ATTEMPT = query("begin_login_attempt")
+SETTLE_LOGIN_ATTEMPT = query("settle_login_attempt")
 
 
-def recent_login_failures(conn: Connection, *, email: str, ip: str, window_seconds: int) -> dict:
-    return fetch_one(conn, RECENT_LOGIN_FAILURES, {"email": email, "ip": ip, "window_seconds": window_seconds})
+def lock_login_throttle(conn: Connection, *, email: str, ip: str | None) -> None:
+    """Hold the email's and the address's throttle locks until the transaction ends."""
+    fetch_one(conn, LOCK_LOGIN_THROTTLE, {"email": email, "ip": ip})
+
+
+def login_throttle_figures(conn: Connection, *, email: str, ip: str | None, window_seconds: int) -> dict:
+    return fetch_one(conn, LOGIN_THROTTLE_FIGURES, {"email": email, "ip": ip, "window_seconds": window_seconds})
+
+
+def begin_login_attempt(conn: Connection, *, email: str, ip: str | None, user_agent: str | None) -> int:
+    """Record the attempt as a failure until settled; returns its id."""
+    row = fetch_one(conn, BEGIN_LOGIN_ATTEMPT, {"email": email, "ip": ip, "user_agent": user_agent or ""})
+    return row["id"]
+
+
+def settle_login_attempt(conn: Connection, attempt_id: int, *, event_type: str, user_id: int | None,
+                         details: dict | None = None) -> None:
+    execute(conn, SETTLE_LOGIN_ATTEMPT, {
+        "id": attempt_id, "event_type": event_type, "user_id": user_id, "details": Jsonb(details or {}),
+    })

@@ -133,10 +133,22 @@ FROM
     ) AS month (start)
 ORDER BY month.start;
 
--- name: recent_login_failures
--- Failed logins still counting against an email (since its last successful
--- login) and against an address, within the last %(window_seconds)s seconds,
--- with the time the oldest counted failure stops counting. One row.
+-- name: lock_login_throttle
+-- Serialise login attempts for one email and for one address until the
+-- transaction ends (advisory locks), so that checking the throttle and
+-- recording the attempt are one step. Email first, then address: one order.
+-- Used by: POST /api/auth/login (throttle).
+SELECT
+    pg_advisory_xact_lock(1301, hashtext(lower(btrim(%(email)s::text)))) AS email_lock,
+    pg_advisory_xact_lock(1302, hashtext(coalesce(%(ip)s::text, ''))) AS ip_lock;
+
+-- name: login_throttle_figures
+-- Failed logins within the last %(window_seconds)s seconds that count against
+-- an email from any address (since the account's last success; with the age
+-- of the latest), against the pair email and address (since that address's
+-- last success for the email) and against the address (any email), with the
+-- seconds until the oldest counted failure of the pair and of the address
+-- stops counting. One row.
 -- Used by: POST /api/auth/login (throttle). Index: auth_events_email_idx, auth_events_ip_idx.
 WITH
 window_start AS (
@@ -144,31 +156,50 @@ window_start AS (
 ),
 
 last_success AS (
-    SELECT coalesce(max(occurred_at), '-infinity'::timestamp) AS at
+    SELECT
+        coalesce(max(occurred_at), '-infinity'::timestamp) AS account_at,
+        coalesce(max(occurred_at) FILTER (WHERE ip = %(ip)s::text), '-infinity'::timestamp) AS pair_at
     FROM auth_events
     WHERE
         email = lower(btrim(%(email)s::text))
         AND event_type = 'login_success'
         AND occurred_at >= (SELECT at FROM window_start)
+),
+
+email_failures AS (
+    SELECT
+        occurred_at,
+        ip
+    FROM auth_events
+    WHERE
+        email = lower(btrim(%(email)s::text))
+        AND event_type = 'login_failure'
+        AND occurred_at >= (SELECT at FROM window_start)
 )
 
 SELECT
-    email_failures.total AS email_failures,
-    extract(EPOCH FROM email_failures.oldest - (SELECT at FROM window_start)) AS email_retry_after,
+    (
+        SELECT count(*) FROM email_failures AS f
+        WHERE f.occurred_at > s.account_at
+    ) AS account_failures,
+    (
+        SELECT extract(EPOCH FROM (now() AT TIME ZONE 'utc') - max(f.occurred_at))
+        FROM email_failures AS f
+        WHERE f.occurred_at > s.account_at
+    ) AS account_last_failure_age,
+    (
+        SELECT count(*) FROM email_failures AS f
+        WHERE f.ip = %(ip)s::text AND f.occurred_at > s.pair_at
+    ) AS pair_failures,
+    (
+        SELECT extract(EPOCH FROM min(f.occurred_at) - (SELECT at FROM window_start))
+        FROM email_failures AS f
+        WHERE f.ip = %(ip)s::text AND f.occurred_at > s.pair_at
+    ) AS pair_retry_after,
     ip_failures.total AS ip_failures,
     extract(EPOCH FROM ip_failures.oldest - (SELECT at FROM window_start)) AS ip_retry_after
 FROM
-    (
-        SELECT
-            count(*) AS total,
-            min(occurred_at) AS oldest
-        FROM auth_events
-        WHERE
-            email = lower(btrim(%(email)s::text))
-            AND event_type = 'login_failure'
-            AND occurred_at >= (SELECT at FROM window_start)
-            AND occurred_at > (SELECT at FROM last_success)
-    ) AS email_failures,
+    last_success AS s,
     (
         SELECT
             count(*) AS total,
@@ -179,3 +210,28 @@ FROM
             AND event_type = 'login_failure'
             AND occurred_at >= (SELECT at FROM window_start)
     ) AS ip_failures;
+
+-- name: begin_login_attempt
+-- Record a login attempt as a failure before its password is checked (so
+-- that parallel attempts count at once); returns its id for
+-- settle_login_attempt. Used by: POST /api/auth/login.
+INSERT INTO auth_events (event_type, email, ip, user_agent, details)
+VALUES (
+    'login_failure',
+    lower(btrim(%(email)s)),
+    %(ip)s,
+    left(%(user_agent)s, 512),
+    '{"reason": "being checked"}'
+)
+RETURNING id;
+
+-- name: settle_login_attempt
+-- Turn an attempt into what the password check found: login_success or
+-- login_failure with its reason and account (no rows returned).
+-- Used by: POST /api/auth/login.
+UPDATE auth_events
+SET
+    event_type = %(event_type)s,
+    user_id = %(user_id)s,
+    details = %(details)s
+WHERE id = %(id)s;
