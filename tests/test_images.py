@@ -567,3 +567,86 @@ def test_old_data_url_images_are_moved_into_car_image_files_and_served(fresh_dat
     assert served.content_type == "image/png"
     assert served.data == png
     assert served.headers["ETag"]
+
+
+# --- metadata and decoding cost (issue 13) ---------------------------------------------
+
+def jpeg_markers(content: bytes) -> list[int]:
+    """The JPEG segment markers before the image data (0xE0-0xEF: APPn, 0xFE: comment)."""
+    markers, position = [], 2
+    while position + 4 <= len(content) and content[position] == 0xFF:
+        marker = content[position + 1]
+        markers.append(marker)
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            break
+        position += 2 + int.from_bytes(content[position + 2:position + 4], "big")
+    return markers
+
+
+def phone_photo() -> bytes:
+    """A 300×200 JPEG like a phone's: rotated by EXIF (orientation 6), GPS position, a comment,
+    an ICC profile; its left third is red, the rest blue."""
+    image = Image.new("RGB", (300, 200), (20, 40, 220))
+    image.paste((220, 20, 20), (0, 0, 100, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    exif[0x010F] = "PhoneMaker"
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=95, exif=exif.tobytes(), comment=b"<script>alert(1)</script>")
+    return buffer.getvalue()
+
+
+def test_stored_images_keep_no_metadata_and_have_their_orientation_applied(client, factory, sql, seller, car):
+    response = upload(client, car["id"], [(phone_photo(), "phone.jpg")], factory.headers(seller))
+
+    assert response.status_code == 201
+    [row] = stored_images(sql, car["id"])
+    content = bytes(row["content"])
+    # Only the JFIF header, tables and frame: no EXIF/XMP (APP1), ICC (APP2), other APPn or comment (COM).
+    assert not {marker for marker in jpeg_markers(content) if 0xE1 <= marker <= 0xEF or marker == 0xFE}
+    for secret in (b"<script>", b"PhoneMaker", b"Exif"):
+        assert secret not in content
+    stored = Image.open(io.BytesIO(content))
+    assert not stored.getexif()
+    # Turned upright: 200×300, and the red left third is now the top third.
+    assert (row["width"], row["height"]) == stored.size == (200, 300)
+    red, blue = stored.convert("RGB").getpixel((100, 30)), stored.convert("RGB").getpixel((100, 250))
+    assert red[0] > 150 and red[2] < 100
+    assert blue[2] > 150 and blue[0] < 100
+
+
+
+def test_a_process_decodes_one_image_at_a_time_however_many_uploads_arrive(app, factory, seller, car, monkeypatch):
+    """The concurrency cap that bounds a worker's image memory (the figures are in bench/images.py)."""
+    headers = factory.headers(seller)
+    reencode = images_service._reencode
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def counting_reencode(data):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            threading.Event().wait(0.05)
+            return reencode(data)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(images_service, "_reencode", counting_reencode)
+    statuses = []
+
+    def send():
+        statuses.append(upload(app.test_client(), car["id"], [(image_bytes(), "a.jpg")], headers).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [201] * 4
+    assert most == images_service.IMAGE_JOBS_PER_PROCESS == 1

@@ -1,19 +1,29 @@
-"""Car image uploads: the contract's rules, Pillow re-encoding, and public URLs of stored files.
+"""Car image uploads: the contract's rules, libvips re-encoding, and public URLs of stored files.
 
 Rules (api-contract.md, car images): 1–10 files per request in the multipart field `images`;
 JPEG, PNG or WebP as decoded (the file name and declared type are not trusted); at most 5 MB
 each; each side between 100 and 10000 px; at most 10 images per car. Stored as JPEG fitting
 inside 1920×1080. Any violation names the file and the rule, and nothing is stored.
+
+Decoding (issue 13): a 389 KB PNG of 10000×10000 px took a worker to 1.7 GB under Pillow, which
+decodes the whole image before shrinking it. libvips (pyvips with its binary wheel) shrinks while
+it decodes (`thumbnail_buffer`: shrink-on-load for JPEG and WebP, streaming for PNG), so memory
+stays near the output size; bench/images.py measures both. The image is turned upright by its
+EXIF orientation and saved with no metadata at all (EXIF with GPS positions, XMP, ICC, comments).
+At most IMAGE_JOBS_PER_PROCESS files are decoded at once per process, libvips keeps no cache of
+operations, and freed memory goes back to the system after each file.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
-import io
+import threading
 from dataclasses import dataclass
 
+import pyvips
 from flask import current_app, request
-from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
 
 from cms.errors import Invalid
@@ -24,16 +34,29 @@ MAX_IMAGES_PER_CAR = 10
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MIN_SIDE = 100
 MAX_SIDE = 10_000
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+# libvips' loader for each accepted format (decided from the bytes, never from the name).
+ACCEPTED_LOADERS = {"jpegload_buffer": "JPEG", "pngload_buffer": "PNG", "webpload_buffer": "WEBP"}
+# How those formats start: a file that does but whose header cannot be read is damaged, not foreign.
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 STORED_BOX = (1920, 1080)
 STORED_CONTENT_TYPE = "image/jpeg"
 JPEG_QUALITY = 85
 FILE_ROUTE = "/api/cars/{car_id}/images/{image_id}/file"
+# One file decoded at a time per process, with one libvips thread: a worker's image work uses one
+# core and ~120 MB at most, so /ping and the other requests keep the rest (bench/images.py).
+IMAGE_JOBS_PER_PROCESS = 1
+_IMAGE_JOBS = threading.BoundedSemaphore(IMAGE_JOBS_PER_PROCESS)
 
-# Pillow refuses (DecompressionBombError) images over twice this many pixels while reading the
-# header, before any pixel is decoded; up to this many it stays silent. Our own rule (≤ 10000 px a
-# side) is checked right after the header too, so no oversized image is ever decoded.
-Image.MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
+pyvips.cache_set_max(0)  # the operation cache would keep decoded pixels alive after the request
+pyvips.vips_lib.vips_concurrency_set(1)
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+
+
+def _return_memory() -> None:
+    """Give the pages libvips freed back to the system (glibc keeps them in its arenas otherwise)."""
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 @dataclass(frozen=True)
@@ -77,52 +100,56 @@ def process_files(files: list[FileStorage]) -> list[ProcessedImage]:
 
 
 def process_image(name: str, data: bytes) -> ProcessedImage:
-    """Validate one upload and re-encode it as a JPEG fitting inside STORED_BOX."""
+    """Validate one upload and re-encode it as a metadata-free JPEG fitting inside STORED_BOX."""
     if len(data) > MAX_FILE_BYTES:
         raise Invalid(f"{name}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     if not data:
         raise Invalid(f"{name}: the file is empty")
+    _check_header(name, data)  # reads the header only: no pixel is decoded for a refused file
+    with _IMAGE_JOBS:
+        try:
+            content, width, height = _reencode(data)
+        except pyvips.Error:
+            raise Invalid(f"{name}: the image data is damaged and could not be decoded") from None
+        finally:
+            _return_memory()
+    return ProcessedImage(content=content, width=width, height=height, etag=hashlib.sha256(content).hexdigest())
+
+
+def _check_header(name: str, data: bytes) -> None:
     try:
-        with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
-            width, height = image.size
-            if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
-                raise Invalid(
-                    f"{name}: the image is {width}×{height} px; each side must be between "
-                    f"{MIN_SIDE} and {MAX_SIDE} px"
-                )
-            if image.format == "JPEG":
-                # Decode JPEGs at a reduced scale straight away (never below the target box).
-                image.draft("RGB", (STORED_BOX[0], STORED_BOX[0]))
-            image.load()
-            stored = _fit_for_storage(image)
-    except UnidentifiedImageError:
-        raise Invalid(f"{name}: not a JPEG, PNG or WebP image (only these formats are accepted)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        header = pyvips.Image.new_from_buffer(data, "")
+        loader = header.get("vips-loader")
+    except pyvips.Error:
+        loader = None
+    if loader is None and (data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")):
+        raise Invalid(f"{name}: the image data is damaged and could not be decoded")
+    if loader not in ACCEPTED_LOADERS:
+        raise Invalid(f"{name}: not a JPEG, PNG or WebP image (only these formats are accepted)")
+    width, height = header.width, header.height
+    if width * height > 2 * MAX_SIDE * MAX_SIDE:
         raise Invalid(
             f"{name}: the image has too many pixels; each side must be between {MIN_SIDE} and {MAX_SIDE} px"
-        ) from None
-    except (OSError, SyntaxError, ValueError, EOFError):
-        raise Invalid(f"{name}: the image data is damaged and could not be decoded") from None
-    output = io.BytesIO()
-    stored.save(output, "JPEG", quality=JPEG_QUALITY, optimize=True)
-    content = output.getvalue()
-    return ProcessedImage(
-        content=content, width=stored.width, height=stored.height, etag=hashlib.sha256(content).hexdigest(),
-    )
+        )
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+        raise Invalid(
+            f"{name}: the image is {width}×{height} px; each side must be between {MIN_SIDE} and {MAX_SIDE} px"
+        )
 
 
-def _fit_for_storage(image: Image.Image) -> Image.Image:
-    """Upright (EXIF orientation), RGB on white where transparent, inside STORED_BOX."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        flattened = Image.new("RGB", rgba.size, (255, 255, 255))
-        flattened.paste(rgba, mask=rgba.getchannel("A"))
-        image = flattened
-    elif image.mode != "RGB":
-        image = image.convert("RGB")
-    image.thumbnail(STORED_BOX, Image.Resampling.LANCZOS)
-    return image
+def _reencode(data: bytes) -> tuple[bytes, int, int]:
+    """Upright (EXIF orientation), sRGB, flattened on white where transparent, inside STORED_BOX,
+    saved as JPEG without any metadata."""
+    image = pyvips.Image.thumbnail_buffer(data, STORED_BOX[0], height=STORED_BOX[1], size="down",
+                                          fail_on="truncated")
+    if image.interpretation not in ("srgb", "b-w") or image.format != "uchar":
+        image = image.colourspace("srgb")
+    if image.hasalpha():
+        image = image.flatten(background=[255] * (image.bands - 1))
+    if image.bands == 1:
+        image = image.colourspace("srgb")
+    content = image.jpegsave_buffer(Q=JPEG_QUALITY, optimize_coding=True, keep="none")
+    return content, image.width, image.height
 
 
 def _display_name(upload: FileStorage, position: int) -> str:
