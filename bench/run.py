@@ -512,6 +512,7 @@ def statement_counts(url: str) -> dict[str, int]:
         return original(self, query, params, **kwargs)
 
     app = create_app({"database_url": url, "jwt_secret": secrets.token_urlsafe(48), "pool_min_size": 1,
+                      "public_base_url": "http://127.0.0.1",
                       "pool_max_size": 2, "telegram_enabled": False, "log_level": "WARNING"})
     client = app.test_client()
     targets = {"GET /api/cars": "/api/cars", "GET /api/cars?limit=20": "/api/cars?limit=20"}
