@@ -162,3 +162,13 @@ def test_forty_parallel_wrong_passwords_get_at_most_five_plain_failures(live_ser
     assert 1 <= statuses.count(400) <= security.MAX_FAILURES_PER_PAIR
     failures = sql.execute("SELECT count(*) AS n FROM auth_events WHERE event_type = 'login_failure'").fetchone()
     assert failures["n"] == statuses.count(400)
+
+
+def test_parallel_logins_with_the_right_password_all_succeed(live_server, account):
+    """Attempts still being checked hold the next ones back (the race above) but do not refuse them."""
+    def attempt(_):
+        return requests.post(f"{live_server.url}/api/auth/login", timeout=60,
+                             json={"email": "victim@example.com", "password": "Right-Passw0rd!"}).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        assert list(pool.map(attempt, range(12))) == [200] * 12

@@ -14,13 +14,15 @@ password guessing without handing strangers the power to lock an owner out:
 One stranger alone contributes at most MAX_FAILURES_PER_PAIR failures per window, which is not
 enough to slow the account: an owner logging in from their own address is never refused because of
 one stranger. Checking and recording are one step (advisory locks on the email and the address,
-and the attempt is recorded as a failure before the password check), so parallel guesses cannot
-slip past the limits.
+and the attempt is recorded as a failure before the password check, then settled), so parallel
+guesses cannot slip past the limits; an attempt held back only by attempts still being checked
+waits for their outcome instead of being refused, so parallel right passwords all succeed.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 from flask import request
 from psycopg import Connection
@@ -34,6 +36,9 @@ MAX_FAILURES_PER_PAIR = 5
 MAX_FAILURES_PER_ADDRESS = 20
 ACCOUNT_SLOWDOWN_AFTER = MAX_FAILURES_PER_PAIR
 MAX_ACCOUNT_DELAY_SECONDS = 60
+# An attempt held back only by others still being checked waits this long for them (polling).
+PENDING_WAIT_SECONDS = 10.0
+PENDING_POLL_SECONDS = 0.05
 
 
 def record(conn: Connection, event_type: str, *, user_id: int | None = None, email: str | None = None,
@@ -61,18 +66,22 @@ def account_delay(failures: int) -> float:
     return float(min(2 ** (failures - ACCOUNT_SLOWDOWN_AFTER - 1), MAX_ACCOUNT_DELAY_SECONDS))
 
 
-def retry_after(figures: dict) -> int | None:
-    """Seconds to wait before this email from this address may try again, or None when allowed."""
+def retry_after(figures: dict, *, with_pending: bool = False) -> int | None:
+    """Seconds to wait before this email from this address may try again, or None when allowed.
+
+    `with_pending` also counts the attempts still being checked as failures (each may be one)."""
+    def count(name: str) -> int:
+        return figures[f"{name}_failures"] + (figures[f"{name}_pending"] if with_pending else 0)
+
     waits = []
-    if figures["pair_failures"] >= MAX_FAILURES_PER_PAIR:
+    if count("pair") >= MAX_FAILURES_PER_PAIR:
         waits.append(float(figures["pair_retry_after"]))
-    if figures["ip_failures"] >= MAX_FAILURES_PER_ADDRESS:
+    if count("ip") >= MAX_FAILURES_PER_ADDRESS:
         waits.append(float(figures["ip_retry_after"]))
-    delay = account_delay(figures["account_failures"])
-    if delay and figures["account_last_failure_age"] is not None:
-        remaining = delay - float(figures["account_last_failure_age"])
-        if remaining > 0:
-            waits.append(remaining)
+    delay = account_delay(count("account"))
+    age = figures["account_last_attempt_age" if with_pending else "account_last_failure_age"]
+    if delay and age is not None and delay - float(age) > 0:
+        waits.append(delay - float(age))
     if not waits:
         return None
     return max(1, math.ceil(max(waits)))
@@ -82,18 +91,28 @@ def begin_login_attempt(conn: Connection, email: str) -> int:
     """Check the throttle and record the attempt (as a failure until settled) in one step.
 
     Raises TooManyRequests (and logs login_throttled) when refused; returns the attempt's id.
-    `conn` is in autocommit mode: the attempt is committed before the (slow) password check.
+    When only attempts still being checked stand in the way (parallel logins of one account),
+    this one waits for them to be settled, up to PENDING_WAIT_SECONDS, rather than being refused:
+    parallel guesses still get at most the limit's worth of answers, and parallel right
+    passwords all succeed. `conn` is in autocommit mode: the attempt is committed before the
+    (slow) password check.
     """
     ip = _ip()
-    with conn.transaction():
-        ops_repo.lock_login_throttle(conn, email=email, ip=ip)
-        wait = retry_after(ops_repo.login_throttle_figures(conn, email=email, ip=ip, window_seconds=WINDOW_SECONDS))
-        attempt_id = None if wait is not None else ops_repo.begin_login_attempt(
-            conn, email=email, ip=ip, user_agent=request.headers.get("User-Agent", ""))
-    if wait is not None:
-        record(conn, "login_throttled", email=email, details={"retryAfter": wait})
-        raise TooManyRequests(f"Too many failed logins; try again in {wait} seconds", wait)
-    return attempt_id
+    deadline = time.monotonic() + PENDING_WAIT_SECONDS
+    while True:
+        with conn.transaction():
+            ops_repo.lock_login_throttle(conn, email=email, ip=ip)
+            figures = ops_repo.login_throttle_figures(conn, email=email, ip=ip, window_seconds=WINDOW_SECONDS)
+            wait = retry_after(figures)
+            pending_wait = None if wait is not None else retry_after(figures, with_pending=True)
+            if wait is None and pending_wait is None:
+                return ops_repo.begin_login_attempt(conn, email=email, ip=ip,
+                                                    user_agent=request.headers.get("User-Agent", ""))
+        if wait is not None or time.monotonic() >= deadline:
+            wait = wait if wait is not None else pending_wait
+            record(conn, "login_throttled", email=email, details={"retryAfter": wait})
+            raise TooManyRequests(f"Too many failed logins; try again in {wait} seconds", wait)
+        time.sleep(PENDING_POLL_SECONDS)
 
 
 def settle_login_attempt(conn: Connection, attempt_id: int, *, success: bool, user_id: int | None,

@@ -144,11 +144,12 @@ SELECT
 
 -- name: login_throttle_figures
 -- Failed logins within the last %(window_seconds)s seconds that count against
--- an email from any address (since the account's last success; with the age
--- of the latest), against the pair email and address (since that address's
--- last success for the email) and against the address (any email), with the
--- seconds until the oldest counted failure of the pair and of the address
--- stops counting. One row.
+-- an email from any address (since the account's last success), against the
+-- pair email and address (since that address's last success for the email)
+-- and against the address (any email): settled failures, and attempts still
+-- being checked (begin_login_attempt); the seconds since the latest of each
+-- for the email, and until the oldest counted one of the pair and of the
+-- address stops counting. One row.
 -- Used by: POST /api/auth/login (throttle). Index: auth_events_email_idx, auth_events_ip_idx.
 WITH
 window_start AS (
@@ -168,48 +169,51 @@ last_success AS (
 
 email_failures AS (
     SELECT
+        f.occurred_at,
+        f.ip,
+        -- an attempt unsettled after a minute (its process died) counts as a failure
+        f.details ->> 'reason' = 'being checked'
+        AND f.occurred_at > (now() AT TIME ZONE 'utc') - interval '1 minute' AS pending,
+        f.occurred_at > s.account_at AS for_account,
+        f.ip = %(ip)s::text AND f.occurred_at > s.pair_at AS for_pair
+    FROM auth_events AS f, last_success AS s
+    WHERE
+        f.email = lower(btrim(%(email)s::text))
+        AND f.event_type = 'login_failure'
+        AND f.occurred_at >= (SELECT at FROM window_start)
+),
+
+ip_failures AS (
+    SELECT
         occurred_at,
-        ip
+        details ->> 'reason' = 'being checked'
+        AND occurred_at > (now() AT TIME ZONE 'utc') - interval '1 minute' AS pending
     FROM auth_events
     WHERE
-        email = lower(btrim(%(email)s::text))
+        ip = %(ip)s::text
         AND event_type = 'login_failure'
         AND occurred_at >= (SELECT at FROM window_start)
 )
 
 SELECT
+    count(*) FILTER (WHERE for_account AND NOT pending) AS account_failures,
+    count(*) FILTER (WHERE for_account AND pending) AS account_pending,
+    extract(EPOCH FROM (now() AT TIME ZONE 'utc') - max(occurred_at) FILTER (
+        WHERE for_account AND NOT pending
+    )) AS account_last_failure_age,
+    extract(EPOCH FROM (now() AT TIME ZONE 'utc') - max(occurred_at) FILTER (
+        WHERE for_account
+    )) AS account_last_attempt_age,
+    count(*) FILTER (WHERE for_pair AND NOT pending) AS pair_failures,
+    count(*) FILTER (WHERE for_pair AND pending) AS pair_pending,
+    extract(EPOCH FROM min(occurred_at) FILTER (WHERE for_pair) - (SELECT at FROM window_start)) AS pair_retry_after,
+    (SELECT count(*) FROM ip_failures WHERE NOT pending) AS ip_failures,
+    (SELECT count(*) FROM ip_failures WHERE pending) AS ip_pending,
     (
-        SELECT count(*) FROM email_failures AS f
-        WHERE f.occurred_at > s.account_at
-    ) AS account_failures,
-    (
-        SELECT extract(EPOCH FROM (now() AT TIME ZONE 'utc') - max(f.occurred_at))
-        FROM email_failures AS f
-        WHERE f.occurred_at > s.account_at
-    ) AS account_last_failure_age,
-    (
-        SELECT count(*) FROM email_failures AS f
-        WHERE f.ip = %(ip)s::text AND f.occurred_at > s.pair_at
-    ) AS pair_failures,
-    (
-        SELECT extract(EPOCH FROM min(f.occurred_at) - (SELECT at FROM window_start))
-        FROM email_failures AS f
-        WHERE f.ip = %(ip)s::text AND f.occurred_at > s.pair_at
-    ) AS pair_retry_after,
-    ip_failures.total AS ip_failures,
-    extract(EPOCH FROM ip_failures.oldest - (SELECT at FROM window_start)) AS ip_retry_after
-FROM
-    last_success AS s,
-    (
-        SELECT
-            count(*) AS total,
-            min(occurred_at) AS oldest
-        FROM auth_events
-        WHERE
-            ip = %(ip)s::text
-            AND event_type = 'login_failure'
-            AND occurred_at >= (SELECT at FROM window_start)
-    ) AS ip_failures;
+        SELECT extract(EPOCH FROM min(occurred_at) - (SELECT at FROM window_start))
+        FROM ip_failures
+    ) AS ip_retry_after
+FROM email_failures;
 
 -- name: begin_login_attempt
 -- Record a login attempt as a failure before its password is checked (so
