@@ -172,7 +172,7 @@ email_failures AS (
         f.occurred_at,
         f.ip,
         -- an attempt unsettled after a minute (its process died) counts as a failure
-        f.details ->> 'reason' = 'being checked'
+        coalesce(f.details ->> 'reason' = 'being checked', FALSE)
         AND f.occurred_at > (now() AT TIME ZONE 'utc') - interval '1 minute' AS pending,
         f.occurred_at > s.account_at AS for_account,
         f.ip = %(ip)s::text AND f.occurred_at > s.pair_at AS for_pair
@@ -186,7 +186,7 @@ email_failures AS (
 ip_failures AS (
     SELECT
         occurred_at,
-        details ->> 'reason' = 'being checked'
+        coalesce(details ->> 'reason' = 'being checked', FALSE)
         AND occurred_at > (now() AT TIME ZONE 'utc') - interval '1 minute' AS pending
     FROM auth_events
     WHERE
