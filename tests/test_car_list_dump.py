@@ -45,7 +45,7 @@ def showroom(factory):
     legacy = factory.car(seller, title="Légacy “quotes” \\ and \u00e9", price=0.5,
                          created_at=stamp + dt.timedelta(seconds=2))
     add_image(factory, legacy, image_url="data:image/png;base64,AAAA", is_primary=True)
-    factory.car(seller, title=None, price=7, description=None, brand=None, model=None, year=None,
+    factory.car(seller, title="", price=7, description=None, brand=None, model=None, year=None,
                 fuel_type=None, image="/images/car1.png", created_at=stamp + dt.timedelta(seconds=3))
     factory.car(seller, title="Rejected", status="rejected", rejection_reason="Blurry photos", price=123,
                 created_at=stamp.replace(microsecond=0) + dt.timedelta(seconds=4))

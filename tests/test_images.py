@@ -545,13 +545,14 @@ def test_old_data_url_images_are_moved_into_car_image_files_and_served(fresh_dat
         files = conn.execute("SELECT image_id, content_type, content FROM car_image_files").fetchall()
         urls = dict(conn.execute("SELECT id, image_url FROM car_images").fetchall())
         repairs = conn.execute(
-            "SELECT row_id FROM legacy_row_repairs WHERE table_name = 'car_images' AND column_name = 'image_url'"
+            "SELECT row_id, old_value #>> '{}' FROM legacy_row_repairs"
+            " WHERE table_name = 'car_images' AND column_name = 'image_url'"
         ).fetchall()
     assert files == [(uploaded_id, "image/png", png)]
     assert urls[uploaded_id] is None
     assert urls[linked_id] == "/images/car1.png"
-    assert urls[broken_id].startswith("data:")
-    assert repairs == [(broken_id,)]
+    assert urls[broken_id] is None  # moved whole into its repair record (0017)
+    assert repairs == [(broken_id, "data:image/png;base64,@@not base64@@")]
 
     client = make_app(database_url=url).test_client()
     listing = client.get("/api/cars")

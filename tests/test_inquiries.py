@@ -270,10 +270,3 @@ def test_a_refused_inquiry_sends_no_notification(client, factory, buyer, car, re
                  requestedDate="")
     post_inquiry(client, factory.headers(buyer), carId=car["id"], message="")
     assert recorder.messages == []
-
-
-def test_an_inquiry_about_a_car_without_seller_is_stored_without_seller(client, factory, buyer, recorder):
-    orphan = factory.row("cars", title="Old listing", price=1000, seller_id=None, status="available")
-    response = post_inquiry(client, factory.headers(buyer), carId=orphan["id"], message="Hi")
-    assert response.status_code == 200
-    assert response.get_json()["sellerId"] is None

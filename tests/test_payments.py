@@ -297,13 +297,6 @@ def test_my_orders_is_empty_for_a_caller_without_orders(client, factory, people)
     assert response.get_json() == []
 
 
-def test_my_orders_shows_an_order_without_a_car_with_car_null(client, factory, people, sql):
-    order = make_order(factory, people["car"], people["buyer"])
-    sql.execute("UPDATE orders SET car_id = NULL WHERE id = %s", (order["id"],))
-    body = client.get("/api/payments/my-orders", headers=factory.headers(people["buyer"])).get_json()
-    assert body[0]["car"] is None
-
-
 def test_my_orders_runs_the_same_number_of_statements_whatever_the_number_of_orders(
         client, factory, people, monkeypatch):
     statements = []

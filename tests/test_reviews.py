@@ -72,18 +72,17 @@ def test_a_car_without_reviews_has_an_empty_list(client, car):
     assert response.get_json() == []
 
 
-def test_user_name_is_never_null_in_the_list(client, factory, car):
-    """Old rows may lack user_name (the page crashed on null): fall back to the user's name, then Anonymous."""
+def test_a_blank_user_name_falls_back_to_the_users_name_then_anonymous(client, factory, car):
+    """Old rows may hold a blank user_name (NULL is refused since migration 0020, as in old deployments)."""
     named = factory.user("user", name="Nora Named")
-    factory.row("reviews", car_id=car["id"], user_id=named["id"], user_name=None, rating=4, comment="a",
+    nameless = factory.user("user", name=" ")
+    factory.row("reviews", car_id=car["id"], user_id=named["id"], user_name="  ", rating=4, comment="a",
                 created_at=dt.datetime(2024, 1, 2))
-    factory.row("reviews", car_id=car["id"], user_id=None, user_name=None, rating=2, comment="b",
-                created_at=dt.datetime(2024, 1, 1))
-    factory.row("reviews", car_id=car["id"], user_id=None, user_name="   ", rating=3, comment="c",
+    factory.row("reviews", car_id=car["id"], user_id=nameless["id"], user_name="", rating=3, comment="c",
                 created_at=dt.datetime(2023, 12, 31))
 
     names = [item["userName"] for item in client.get(f"/api/reviews/car/{car['id']}").get_json()]
-    assert names == ["Nora Named", "Anonymous", "Anonymous"]
+    assert names == ["Nora Named", "Anonymous"]
 
 
 def test_reviews_of_an_unknown_car_are_not_found(client):

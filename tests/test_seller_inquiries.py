@@ -126,14 +126,6 @@ def test_another_sellers_inquiry_is_untouched_after_a_refused_patch(client, fact
     assert inquiry_row(sql, inquiry["id"]) == before
 
 
-def test_an_inquiry_without_a_seller_is_not_any_sellers(client, factory, seller, buyer, sql):
-    inquiry = make_inquiry(factory, factory.car(seller), buyer, seller_id=None)
-    response = client.patch(f"/api/seller/inquiries/{inquiry['id']}", json={"status": "closed"},
-                            headers=factory.headers(seller))
-    assert response.status_code == 403
-    assert inquiry_row(sql, inquiry["id"])["status"] == "open"
-
-
 def test_ownership_is_checked_on_the_locked_current_row(app, factory, seller, other_seller, buyer, database_url,
                                                        sql):
     """While another transaction hands the inquiry to another seller, the PATCH waits for it and

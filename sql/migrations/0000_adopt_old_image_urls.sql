@@ -29,10 +29,11 @@ SET LOCAL lock_timeout = '5s';
 -- Undo on an old database still without car_image_files (as the up section found it).
 DO $$
 BEGIN
-    IF to_regclass('public.car_images') IS NOT NULL
-       AND to_regclass('public.car_image_files') IS NULL
-       AND NOT EXISTS (SELECT 1 FROM car_images WHERE image_url IS NULL) THEN
-        ALTER TABLE car_images ALTER COLUMN image_url SET NOT NULL;
+    -- Nested, so that car_images is only read when it exists.
+    IF to_regclass('public.car_images') IS NOT NULL AND to_regclass('public.car_image_files') IS NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM car_images WHERE image_url IS NULL) THEN
+            ALTER TABLE car_images ALTER COLUMN image_url SET NOT NULL;
+        END IF;
     END IF;
 END
 $$;
