@@ -1,15 +1,5 @@
-"""WSGI entry point: `gunicorn --config gunicorn.conf.py wsgi:app`."""
+"""WSGI entry point: `gunicorn --config gunicorn.conf.py wsgi:app` (the app is cms.wsgi's)."""
 
-import logging
-import sys
+from cms.wsgi import app
 
-from cms import create_app
-from cms.config import ConfigError
-from cms.db import StartupError
-
-try:
-    app = create_app()
-except (StartupError, ConfigError) as error:
-    logging.getLogger("cms").critical("cannot start: %s", error)
-    # 3 tells the gunicorn master that the worker could not boot: it stops instead of retrying.
-    sys.exit(3)
+__all__ = ["app"]

@@ -14,8 +14,8 @@ import psycopg
 from cms import db
 from cms.config import ConfigError, load_settings
 
-ROOT = db.ROOT
-VAR_DIR = ROOT / "var"
+ROOT = db.ROOT  # the checkout, or the wheel's copy of its files (cms/resources.py)
+VAR_DIR = Path.cwd() / "var"  # the embedded PostgreSQL's data and the development JWT secret
 
 
 def _database_url() -> str:
@@ -179,15 +179,13 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
         settings = load_settings()
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    gunicorn = Path(sys.executable).parent / "gunicorn"
     args = [
-        str(gunicorn), "--config", str(ROOT / "gunicorn.conf.py"),
+        sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
         "--bind", f"0.0.0.0:{settings.port}",
         "--workers", str(workers), "--threads", str(threads),
-        "wsgi:app",
+        "cms.wsgi:app",
     ]
     click.echo(f"serving on http://localhost:{settings.port}")
-    os.chdir(ROOT)
     os.execv(args[0], args)
 
 

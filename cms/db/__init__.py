@@ -13,7 +13,6 @@ Callers import from here (`from cms import db`; `db.transaction()`, `db.connect(
 from cms.db.migrations import (
     LATEST_MIGRATION,
     MIGRATIONS_DIR,
-    ROOT,
     SEED_FILE,
     StartupError,
     applied_migration,
@@ -28,6 +27,7 @@ from cms.db.pool import check_borrowed_connection, connection, get_pool, init_ap
 from cms.db.queries import QUERIES, Query, QueryFileError, load_queries, parse_query_file, query
 from cms.db.rows import execute, fetch_all, fetch_one, fetch_rows, fetch_value
 from cms.db.session import connect, one_line, redact, session_options
+from cms.resources import ROOT
 
 __all__ = [
     "LATEST_MIGRATION", "MIGRATIONS_DIR", "QUERIES", "ROOT", "SEED_FILE", "Query", "QueryFileError", "StartupError",

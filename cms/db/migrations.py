@@ -13,10 +13,7 @@ import psycopg
 from cms.db.queries import query
 from cms.db.rows import fetch_one, fetch_value
 from cms.db.session import connect, one_line, redact
-
-ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS_DIR = ROOT / "sql" / "migrations"
-SEED_FILE = ROOT / "seed.sql"
+from cms.resources import MIGRATIONS_DIR, SEED_FILE  # the checkout's files, or the wheel's copy
 
 LATEST_MIGRATION = query("latest_migration")
 SERVER_VERSION = query("server_version")

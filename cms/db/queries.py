@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-QUERIES_DIR = Path(__file__).resolve().parents[2] / "sql" / "queries"
+from cms.resources import QUERIES_DIR  # the checkout's files, or the wheel's copy
+
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
