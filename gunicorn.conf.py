@@ -10,7 +10,9 @@ from dotenv import load_dotenv
 # The service reads .env too (cms.config); load it here first so PORT and WEB_* set there count.
 load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '4000')}"
+# Production listens on every interface (behind a load balancer or in a container) unless HOST
+# names one; `cms serve` (development) passes --bind 127.0.0.1:PORT instead.
+bind = f"{os.environ.get('HOST', '').strip() or '0.0.0.0'}:{os.environ.get('PORT', '4000')}"
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 worker_class = "gthread"

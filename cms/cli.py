@@ -15,7 +15,8 @@ from cms import db
 from cms.config import ConfigError, load_settings
 
 ROOT = db.ROOT  # the checkout, or the wheel's copy of its files (cms/resources.py)
-VAR_DIR = Path.cwd() / "var"  # the embedded PostgreSQL's data and the development JWT secret
+VAR_DIR = Path.cwd() / "var"
+DEVELOPMENT_HOST = "127.0.0.1"  # the embedded PostgreSQL's data and the development JWT secret
 
 
 def _database_url() -> str:
@@ -181,11 +182,13 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
         raise click.ClickException(str(error)) from None
     args = [
         sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-        "--bind", f"0.0.0.0:{settings.port}",
+        # Development: reachable from this machine only, unless HOST says otherwise (README).
+        "--bind", f"{settings.host or DEVELOPMENT_HOST}:{settings.port}",
         "--workers", str(workers), "--threads", str(threads),
         "cms.wsgi:app",
     ]
-    click.echo(f"serving on http://localhost:{settings.port}")
+    shown = "localhost" if not settings.host or settings.host == DEVELOPMENT_HOST else settings.host
+    click.echo(f"serving on http://{shown}:{settings.port}")
     os.execv(args[0], args)
 
 

@@ -68,6 +68,7 @@ class Settings:
     env: str = "production"
     database_url: str = ""
     port: int = 4000
+    host: str = ""  # HOST; empty: `cms serve` binds 127.0.0.1, gunicorn.conf.py (production) 0.0.0.0
     jwt_secret: str = ""
     jwt_expires_in: int = 24 * 3600
     cors_origins: tuple[str, ...] = ("*",)
@@ -108,6 +109,7 @@ def load_settings(dotenv_path: str | None = None) -> Settings:
         env=os.environ.get("APP_ENV", "production").strip().lower() or "production",
         database_url=os.environ.get("DATABASE_URL", "").strip(),
         port=_int("PORT", 4000, minimum=1, maximum=65535),
+        host=os.environ.get("HOST", "").strip(),
         jwt_secret=os.environ.get("JWT_SECRET", ""),
         jwt_expires_in=_int("JWT_EXPIRES_IN", 24 * 3600, minimum=60),
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
