@@ -18,9 +18,10 @@ run: install
 	-@scripts/ensure-postgres
 	$(BIN)/cms serve
 
-## The whole test suite against real PostgreSQL (plus the linters).
+## The whole test suite against real PostgreSQL (plus the linters): the server on 127.0.0.1:5432
+## when one answers (CI's), else an embedded one (pgserver); pytest's first lines say which.
 test: install
-	scripts/ensure-postgres
+	-@scripts/ensure-postgres
 	$(BIN)/ruff check cms tests wsgi.py
 	$(BIN)/pytest $(PYTEST_ARGS)
 

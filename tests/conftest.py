@@ -8,11 +8,11 @@ not depend on each other's data. The database is dropped at the end.
 from __future__ import annotations
 
 import functools
-import getpass
 import os
 import uuid
 
 import bcrypt
+import database_server
 import psycopg
 import pytest
 from psycopg import sql as pgsql
@@ -20,9 +20,7 @@ from psycopg.rows import dict_row
 
 from cms import create_app, db
 
-ADMIN_URL = os.environ.get(
-    "TEST_DATABASE_ADMIN_URL", f"postgresql://{getpass.getuser()}@127.0.0.1:5432/postgres"
-)
+ADMIN_URL = database_server.admin_url()  # the machine's server on 127.0.0.1:5432, else an embedded one
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 DEFAULT_PASSWORD = "Password123!"
 
@@ -266,3 +264,11 @@ def live_server(database_url, tmp_path_factory):
     server = start_server(database_url, tmp_path_factory.mktemp("live"), jwt_secret=TEST_JWT_SECRET)
     yield server
     server.stop()
+
+
+def pytest_report_header(config):
+    return f"database server: {os.environ['TEST_DATABASE_SERVER']}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(f"tests ran on: {os.environ['TEST_DATABASE_SERVER']}")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -237,7 +238,8 @@ def test_restore_refuses_a_non_empty_database_without_force_and_changes_nothing(
     refused = run_ops("restore", str(dump), "--target-url", target, database_url=source, cwd=tmp_path)
 
     assert refused.returncode == 1
-    assert f"database '{dbname_of(target)}' on 127.0.0.1:5432 is not empty" in refused.stderr
+    server = urlsplit(target).netloc.rsplit("@", 1)[-1]  # 127.0.0.1:5432, or the embedded server's port
+    assert f"database '{dbname_of(target)}' on {server} is not empty" in refused.stderr
     assert "public.admin_actions" in refused.stderr
     assert "--force" in refused.stderr
     assert snapshot(target) == before
