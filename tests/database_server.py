@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import getpass
+import logging
 import os
 import shutil
 import socket
@@ -55,6 +56,7 @@ def _start_embedded() -> str:
            pgdata=server.pgdata, user=server.system_user)
 
     def stop() -> None:
+        logging.getLogger("pgserver").disabled = True  # at exit, pytest has closed the streams it logs to
         pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
         shutil.rmtree(base, ignore_errors=True)
 
