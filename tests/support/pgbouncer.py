@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -51,8 +52,13 @@ def run_as_postgres() -> list[str]:
 class PgBouncer:
     """pgbouncer -d in a temporary directory; stop() ends it and removes the directory."""
 
-    def __init__(self, server_host: str = "127.0.0.1", server_port: int = 5432, *, pool_size: int = 4,
+    def __init__(self, server_host: str | None = None, server_port: int | None = None, *, pool_size: int = 4,
                  pool_mode: str = "transaction", binary: str | None = None):
+        # By default the tests' server: the machine's on 127.0.0.1:5432, or the embedded one.
+        test_server = urlsplit(os.environ.get("TEST_DATABASE_ADMIN_URL", ""))
+        server_host = server_host or test_server.hostname or "127.0.0.1"
+        server_port = server_port or test_server.port or 5432
+        self.default_user = test_server.username or getpass.getuser()
         self.binary = binary or find_pgbouncer()
         if not self.binary:
             raise FileNotFoundError("pgbouncer is not installed")
@@ -89,7 +95,7 @@ class PgBouncer:
                 shutil.chown(path, "postgres", "postgres")
 
     def url(self, database: str, user: str | None = None) -> str:
-        return f"postgresql://{user or getpass.getuser()}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{user or self.default_user}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> PgBouncer:
         subprocess.run([*run_as_postgres(), self.binary, "-d", str(self.base / "pgbouncer.ini")],
