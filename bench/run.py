@@ -2,7 +2,7 @@
 """Benchmark harness (`make bench`): the production server under wrk at 10k and 1M cars.
 
 For each size it creates (once) and reuses a database cms_bench_<size> on the
-PostgreSQL server of ADMIN_URL, filled by cms.demo_data, starts gunicorn on a
+PostgreSQL server of ADMIN_URL, filled by cms.operations.demo_data, starts gunicorn on a
 free port with the service's gunicorn.conf.py, drives every route of issue 5
 with wrk (-t2 -c16, Lua scripts in bench/lua/) and prints one table per size,
 the ratio p50(1M) / p50(10k) per route, and pgbench -S at the same concurrency
@@ -52,7 +52,7 @@ from psycopg.rows import dict_row  # noqa: E402
 
 from cms import db as cms_db  # noqa: E402
 from cms.db import parse_query_file  # noqa: E402
-from cms.demo_data import DEMO_PASSWORD, DEMO_SQL_FILE, DemoPlan, demo_email, generate  # noqa: E402
+from cms.operations.demo_data import DEMO_PASSWORD, DEMO_SQL_FILE, DemoPlan, demo_email, generate  # noqa: E402
 
 BENCH_DIR = ROOT / "bench"
 LUA_DIR = BENCH_DIR / "lua"

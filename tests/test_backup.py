@@ -21,18 +21,18 @@ from psycopg import sql as pgsql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from cms import backup as backups
 from cms import db
+from cms.operations import backup as backups
 
 CMS = Path(sys.executable).parent / "cms"
-OPS = [sys.executable, "-m", "cms.cli_ops"]
+OPS = [sys.executable, "-m", "cms.cli"]
 BACKUP_NAME = re.compile(r"^cms-(?P<db>.+)-\d{8}T\d{6}Z(-\d+)?\.dump$")
 PHOTO = os.urandom(300_000)  # incompressible, so the dump has a data section worth truncating
 EVERY_BYTE = bytes(range(256)) * 4
 
 
 def run_ops(*args: str, database_url: str | None, cwd: Path, path_prefix: Path | None = None):
-    """Run `python -m cms.cli_ops ARGS` (the commands `cms backup` / `cms restore`) in its own process."""
+    """Run `python -m cms.cli ARGS` (the commands `cms backup` / `cms restore`) in its own process."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     if database_url is not None:
         env["DATABASE_URL"] = database_url

@@ -30,7 +30,7 @@ from psycopg.rows import dict_row
 
 from cms import create_app, db
 from cms.db import QUERIES
-from cms.demo_data import DEMO_PASSWORD, DemoPlan, demo_email, generate
+from cms.operations.demo_data import DEMO_PASSWORD, DemoPlan, demo_email, generate
 
 PLAN_CARS = 20_000
 WATCHED_TABLES = frozenset({"cars", "orders", "inquiries", "reviews", "favorites", "car_images"})

@@ -8,20 +8,20 @@ import time
 import database_server
 import pytest
 
-from cms import cli
+from cms.cli import serve
 
 
 def test_database_url_wins(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://someone@db.example:5432/cms")
-    assert cli.resolve_database_url() == ("postgresql://someone@db.example:5432/cms", "DATABASE_URL")
+    assert serve.resolve_database_url() == ("postgresql://someone@db.example:5432/cms", "DATABASE_URL")
 
 
 @pytest.mark.skipif(database_server.embedded(), reason="no PostgreSQL server answers on 127.0.0.1:5432 "
                     "(the tests run on an embedded one): nothing to find there")
 def test_without_database_url_the_local_server_is_used(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setattr(cli, "load_settings", _empty)
-    url, source = cli.resolve_database_url()
+    monkeypatch.setattr(serve, "load_settings", _empty)
+    url, source = serve.resolve_database_url()
     assert url.endswith("@127.0.0.1:5432/cms") and "127.0.0.1:5432" in source
 
 
@@ -35,9 +35,10 @@ EMBEDDED = """
 import sys
 from pathlib import Path
 import psycopg
-from cms import cli, db
-cli.VAR_DIR = Path(sys.argv[1])
-url = cli._embedded_server_url()
+from cms import db
+from cms.cli import serve
+serve.VAR_DIR = Path(sys.argv[1])
+url = serve._embedded_server_url()
 db.run_dbmate(url, "up")
 with psycopg.connect(url, autocommit=True) as conn:
     conn.execute(sys.argv[2])
@@ -47,10 +48,10 @@ with psycopg.connect(url, autocommit=True) as conn:
 
 def test_without_a_local_server_an_embedded_one_keeps_its_data(monkeypatch, tmp_path):
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setattr(cli, "load_settings", _empty)
-    monkeypatch.setattr(cli, "_local_server_url", lambda: None)
-    monkeypatch.setattr(cli, "_embedded_server_url", lambda: "postgresql://postgres:@/cms?host=/x")
-    assert "embedded" in cli.resolve_database_url()[1]
+    monkeypatch.setattr(serve, "load_settings", _empty)
+    monkeypatch.setattr(serve, "_local_server_url", lambda: None)
+    monkeypatch.setattr(serve, "_embedded_server_url", lambda: "postgresql://postgres:@/cms?host=/x")
+    assert "embedded" in serve.resolve_database_url()[1]
 
     var_dir = tmp_path / "var"
     data_dir = var_dir / "pgdata"

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from cms.cli_docs import docs
+from cms.cli.docs import docs
 from cms.db import QUERIES
-from cms.schema_docs import index_names, parse_query_doc, render_queries_markdown, render_schema_markdown
+from cms.operations.schema_docs import index_names, parse_query_doc, render_queries_markdown, render_schema_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_MD = ROOT / "docs" / "schema.md"

@@ -1,4 +1,4 @@
--- Demo data at marketplace scale (cms demo-data, see cms/demo_data.py).
+-- Demo data at marketplace scale (cms demo-data, see cms/operations/demo_data.py).
 --
 -- Every row is generated set-based from generate_series: nothing is sent row
 -- by row. Car number g (1..N within one run) gets the id base_id + g, reserved

@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 import psycopg
 
-from cms import db, schema_docs
-from cms.config import load_settings
+from cms import db
+from cms.cli.common import settings
+from cms.operations import schema_docs
 
-DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
+DOCS_DIR = db.ROOT / "docs"
 
 
 def _write_or_check(path: Path, content: str, check: bool, command: str) -> None:
@@ -43,7 +44,7 @@ def docs() -> None:
 @click.option("--check", is_flag=True, help="Only compare: exit 1 when the file differs.")
 def docs_schema(database_url: str | None, output: Path, check: bool) -> None:
     """Write docs/schema.md from the schema of a migrated database."""
-    url = database_url or load_settings().database_url
+    url = database_url or settings().database_url
     if not url:
         raise click.ClickException("DATABASE_URL is not set: pass --database-url or set it (see .env.example)")
     try:
@@ -63,7 +64,3 @@ def docs_schema(database_url: str | None, output: Path, check: bool) -> None:
 def docs_queries(output: Path, check: bool) -> None:
     """Write docs/queries.md from the named queries in sql/queries/."""
     _write_or_check(output, schema_docs.render_queries_markdown(db.load_queries()), check, "cms docs queries")
-
-
-if __name__ == "__main__":  # `python -m cms.cli_docs schema|queries`
-    docs()

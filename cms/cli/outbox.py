@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cms.config import load_settings
+from cms.cli.common import settings as current_settings
+from cms.logging_setup import configure_logging
 from cms.services import outbox
 
 
@@ -14,9 +15,7 @@ from cms.services import outbox
 @click.option("--batch", default=10, show_default=True, help="Notifications claimed per transaction.")
 def outbox_worker(once: bool, interval: float, batch: int) -> None:
     """Send pending notifications (several workers may run at once)."""
-    from cms.logging_setup import configure_logging
-
-    settings = load_settings()
+    settings = current_settings()
     configure_logging(settings.log_level)
     if not settings.database_url:
         raise click.ClickException("DATABASE_URL is not set")

@@ -1,4 +1,4 @@
-"""`cms demo-data`: fill DATABASE_URL with realistic listings at marketplace scale (see cms/demo_data.py)."""
+"""`cms demo-data`: fill DATABASE_URL with realistic listings at marketplace scale (see cms/operations/demo_data.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import time
 
 import click
 
-from cms.config import load_settings
+from cms.cli.common import settings
 from cms.db import redact
-from cms.demo_data import DEMO_PASSWORD, DemoDataError, DemoPlan, generate
+from cms.operations.demo_data import DEMO_PASSWORD, DemoDataError, DemoPlan, generate
 
 PHASE_LABELS = {"cars": "cars and their rows", "favorites": "favorites (buyers)"}
 
@@ -35,7 +35,7 @@ def demo_data(cars: int, seed: int, jobs: int, batch_size: int, password: str, d
     Set-based SQL (generate_series) in batches; 1,000,000 cars take a few minutes on 2 cores.
     Demo accounts: demo.admin@example.com, demo.seller<k>@example.com, demo.buyer<k>@example.com.
     """
-    url = database_url or load_settings().database_url
+    url = database_url or settings().database_url
     if not url:
         raise click.ClickException("DATABASE_URL is not set (or pass --database-url)")
     plan = DemoPlan(cars=cars, seed=seed, jobs=jobs, batch_size=batch_size, password=password)
@@ -110,12 +110,3 @@ class _LineProgress:
 
     def close(self) -> None:
         pass
-
-
-def register(group: click.Group) -> None:
-    """Add the command to the `cms` group (one line in cms/cli.py: `cli_demo.register(main)`)."""
-    group.add_command(demo_data)
-
-
-if __name__ == "__main__":  # python -m cms.cli_demo --cars N (before it is registered on `cms`)
-    demo_data()

@@ -1,25 +1,12 @@
-"""`cms backup` and `cms restore`: whole-database backups with pg_dump / pg_restore.
-
-Registered on the `cms` command by cms/cli.py (`register(main)`); also runnable on its own
-as `python -m cms.cli_ops backup|restore`.
-"""
+"""`cms backup` and `cms restore`: whole-database backups with pg_dump / pg_restore
+(cms/operations/backup.py)."""
 
 from __future__ import annotations
 
 import click
 
-from cms import backup as backups
-from cms.config import ConfigError, load_settings
-
-
-def _database_url(required: bool = True) -> str:
-    try:
-        url = load_settings().database_url
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-    if not url and required:
-        raise click.ClickException("DATABASE_URL is not set (see .env.example)")
-    return url
+from cms.cli.common import database_url
+from cms.operations import backup as backups
 
 
 def _progress(quiet: bool):
@@ -37,7 +24,7 @@ def backup(directory: str, keep: int | None, quiet: bool) -> None:
 
     The file is named cms-<database>-<UTC time>.dump; it appears only once the dump is complete.
     """
-    url = _database_url()
+    url = database_url()
     try:
         result = backups.backup_database(url, directory, keep=keep, progress=_progress(quiet))
     except backups.BackupError as error:
@@ -76,31 +63,12 @@ def restore(file: str, target_url: str | None, target_db: str | None, force: boo
         if target_url:
             url = target_url
         elif target_db:
-            url = backups.with_database(_database_url(), target_db)
+            url = backups.with_database(database_url(), target_db)
         else:
-            url = _database_url()
+            url = database_url()
         result = backups.restore_database(file, url, force=force, no_privileges=no_privileges,
                                           progress=_progress(quiet))
     except backups.BackupError as error:
         raise click.ClickException(f"restore failed: {error}") from None
     how = "new" if result.created else ("cleaned" if result.cleaned else "empty")
     click.echo(f"restored {file} into {how} {result.target} ({result.tables} tables, {result.seconds:.1f} s)")
-
-
-@click.group("ops")
-def ops() -> None:
-    """Backup and restore (the same commands as `cms backup` and `cms restore`)."""
-
-
-ops.add_command(backup)
-ops.add_command(restore)
-
-
-def register(group: click.Group) -> None:
-    """Add `backup` and `restore` to the `cms` command."""
-    group.add_command(backup)
-    group.add_command(restore)
-
-
-if __name__ == "__main__":
-    ops()

@@ -1,0 +1,43 @@
+"""What every command group shares: the database URL from the settings, progress lines."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cms import db
+from cms.config import ConfigError, Settings, load_settings
+
+
+def settings() -> Settings:
+    """The settings of the environment (and .env); a bad one is a one-line error."""
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def database_url(required: bool = True) -> str:
+    """DATABASE_URL (also read from .env); a missing one is a one-line error unless not required."""
+    url = settings().database_url
+    if not url and required:
+        raise click.ClickException("DATABASE_URL is not set (see .env.example)")
+    return url
+
+
+def run_dbmate(url: str, *args: str) -> None:
+    """dbmate on the migrations; its output passed through, its exit status kept."""
+    result = db.run_dbmate(url, *args, check=False)
+    click.echo(result.stdout, nl=False)
+    click.echo(result.stderr, nl=False, err=True)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def run_seed(url: str) -> None:
+    """Load seed.sql; a failure is a one-line error with psql's reason."""
+    try:
+        db.run_seed(url)
+    except Exception as error:  # noqa: BLE001
+        raise click.ClickException(f"seed failed: {getattr(error, 'stderr', '') or error}") from None

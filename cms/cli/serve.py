@@ -1,0 +1,91 @@
+"""`cms serve`: what `make run` runs: find a database, migrate and seed it, start gunicorn."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+import psycopg
+
+from cms import db
+from cms.cli.common import run_seed, settings
+from cms.config import load_settings
+
+ROOT = db.ROOT  # the checkout, or the wheel's copy of its files (cms/resources.py)
+VAR_DIR = Path.cwd() / "var"  # the embedded PostgreSQL's data and the development JWT secret
+DEVELOPMENT_HOST = "127.0.0.1"
+
+
+def _local_server_url() -> str | None:
+    """postgresql://<user>@127.0.0.1:5432/cms when a server answers there."""
+    user = os.environ.get("PGUSER") or getpass.getuser()
+    try:
+        db.connect(f"postgresql://{user}@127.0.0.1:5432/postgres", connect_timeout=2).close()
+    except psycopg.Error:
+        return None
+    return f"postgresql://{user}@127.0.0.1:5432/cms"
+
+
+def _embedded_server_url() -> str:
+    """Start (or reuse) the embedded PostgreSQL whose data lives in ./var/pgdata."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(VAR_DIR))
+    import pgserver
+
+    data_dir = VAR_DIR / "pgdata"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(str(data_dir), cleanup_mode=None)
+    return f"postgresql://postgres:@/cms?host={server.pgdata}"
+
+
+def resolve_database_url() -> tuple[str, str]:
+    """DATABASE_URL, else the local server on 127.0.0.1:5432, else the embedded one."""
+    configured = os.environ.get("DATABASE_URL") or load_settings().database_url
+    if configured:
+        return configured, "DATABASE_URL"
+    local = _local_server_url()
+    if local:
+        return local, "the PostgreSQL server on 127.0.0.1:5432"
+    return _embedded_server_url(), "the embedded PostgreSQL in ./var/pgdata"
+
+
+def _dev_jwt_secret() -> str:
+    path = VAR_DIR / "jwt-secret"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@click.command("serve")
+@click.option("--workers", default=2, show_default=True)
+@click.option("--threads", default=4, show_default=True)
+@click.option("--no-seed", is_flag=True, help="Do not load seed.sql.")
+def serve(workers: int, threads: int, no_seed: bool) -> None:
+    """Find a database, migrate and seed it, then run gunicorn on PORT (default 4000)."""
+    url, source = resolve_database_url()
+    click.echo(f"database: {db.redact(url)} ({source})")
+    result = db.run_dbmate(url, "up", check=False)
+    if result.returncode != 0:
+        raise click.ClickException(f"migrations failed:\n{result.stdout}{result.stderr}")
+    if not no_seed:
+        run_seed(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("APP_ENV", "development")
+    if not os.environ.get("JWT_SECRET"):
+        os.environ["JWT_SECRET"] = _dev_jwt_secret()
+    current = settings()
+    args = [
+        sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
+        # Development: reachable from this machine only, unless HOST says otherwise (README).
+        "--bind", f"{current.host or DEVELOPMENT_HOST}:{current.port}",
+        "--workers", str(workers), "--threads", str(threads),
+        "cms.wsgi:app",
+    ]
+    shown = "localhost" if not current.host or current.host == DEVELOPMENT_HOST else current.host
+    click.echo(f"serving on http://{shown}:{current.port}")
+    os.execv(args[0], args)
