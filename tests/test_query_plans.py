@@ -3,9 +3,12 @@
 1. Plans: the statements behind the benchmarked routes are captured while the
    routes really run against a private database filled by `cms demo-data`
    (20,000 cars and everything around them, statistics refreshed), then each
-   one is EXPLAINed with the very parameters it ran with. A sequential scan of
-   cars, orders, inquiries, reviews, favorites or car_images fails the test: its
-   cost would grow with the table.
+   one is EXPLAINed twice: its custom plan (for the very parameters it ran with)
+   and its generic plan (PREPARE / EXPLAIN EXECUTE under plan_cache_mode =
+   force_generic_plan: the plan a prepared statement may switch to after five
+   executions, made without looking at the parameters). A sequential scan of
+   cars, orders, inquiries, reviews, favorites or car_images in either fails the
+   test: its cost would grow with the table.
 2. Statement counts: every list route answers with the same number of SQL
    statements for 3 and for 30 rows (no query per row), and the car list with
    exactly one.
@@ -19,14 +22,16 @@ cache period (cms/services/settings.py), not per request.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
 import pytest
-from conftest import app_config, create_database, drop_database, unique_database_name
-from psycopg.rows import dict_row
+from psycopg import ClientCursor
+from support.app import app_config
+from support.databases import connect, create_database, drop_database, unique_database_name
 
 from cms import create_app, db
 from cms.db import QUERIES
@@ -45,6 +50,7 @@ class Statement:
     name: str
     sql: str
     params: object
+    prepare: bool | None = None  # psycopg's: False = never prepared, so never planned generically
 
 
 @dataclass
@@ -54,11 +60,11 @@ class StatementLog:
     statements: list[Statement] = field(default_factory=list)
     active: bool = False
 
-    def record(self, query, params) -> None:
+    def record(self, query, params, prepare=None) -> None:
         text = query if isinstance(query, str) else str(query)
         name = QUERY_NAMES.get(text, "(unnamed)")
         if self.active and text.strip() and name not in NOT_PER_REQUEST:
-            self.statements.append(Statement(name, text, params))
+            self.statements.append(Statement(name, text, params, prepare))
 
     @contextmanager
     def recording(self) -> Iterator[list[Statement]]:
@@ -76,7 +82,7 @@ def statement_log(monkeypatch) -> StatementLog:
     original = psycopg.Cursor.execute
 
     def recording_execute(cursor, query, params=None, **kwargs):
-        log.record(query, params)
+        log.record(query, params, kwargs.get("prepare"))
         return original(cursor, query, params, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", recording_execute)
@@ -116,7 +122,7 @@ def plans_app(plans_database_url):
 
 @pytest.fixture(scope="session")
 def plans_sql(plans_database_url):
-    with psycopg.connect(plans_database_url, autocommit=True, row_factory=dict_row) as conn:
+    with connect(plans_database_url) as conn:  # the service's session settings (planner costs, no JIT)
         yield conn
 
 
@@ -158,7 +164,33 @@ def sequential_scans(plan: dict) -> list[str]:
 
 
 def explain(conn: psycopg.Connection, statement: Statement) -> dict:
-    row = conn.execute("EXPLAIN (FORMAT JSON) " + statement.sql, statement.params).fetchone()
+    """The custom plan: the one PostgreSQL makes for these very parameters."""
+    return _plan(conn.execute("EXPLAIN (FORMAT JSON) " + statement.sql, statement.params).fetchone())
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def explain_generic(conn: psycopg.Connection, statement: Statement) -> dict:
+    """The generic plan: the one a prepared statement switches to after five executions when it
+    looks no dearer than the custom ones (psycopg prepares a statement on its fifth run), made
+    for any parameters. `plan_cache_mode = force_generic_plan` shows it at once."""
+    names = list(dict.fromkeys(_PLACEHOLDER.findall(statement.sql)))
+    positional = _PLACEHOLDER.sub(lambda m: f"${names.index(m.group(1)) + 1}", statement.sql).replace("%%", "%")
+    arguments = ClientCursor(conn).mogrify(", ".join(["%s"] * len(names)), [statement.params[n] for n in names])
+    with conn.transaction():
+        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        conn.execute(f"PREPARE generic_plan_check AS {positional}")
+        try:
+            row = conn.execute(
+                f"EXPLAIN (FORMAT JSON) EXECUTE generic_plan_check{f'({arguments})' if names else ''}"
+            ).fetchone()
+        finally:
+            conn.execute("DEALLOCATE generic_plan_check")
+    return _plan(row)
+
+
+def _plan(row: dict) -> dict:
     document = row["QUERY PLAN"]
     if isinstance(document, str):
         document = json.loads(document)
@@ -167,12 +199,21 @@ def explain(conn: psycopg.Connection, statement: Statement) -> dict:
 
 def assert_no_sequential_scans(conn: psycopg.Connection, statements: list[Statement], *,
                                allowed: frozenset[str] = frozenset()) -> None:
+    """Neither the custom nor the generic plan of any statement reads a watched table sequentially.
+
+    A statement run with prepare=False (its query says "Never prepared:", cms.db.queries) is
+    planned for its parameters on every execution: it never gets a generic plan.
+    """
     assert statements, "the request ran no SQL statement: nothing was recorded"
     offenders = []
     for statement in statements:
-        tables = set(sequential_scans(explain(conn, statement))) - allowed
-        if tables:
-            offenders.append(f"{statement.name}: Seq Scan on {', '.join(sorted(tables))}")
+        plans = [("custom", explain(conn, statement))]
+        if statement.prepare is not False:
+            plans.append(("generic", explain_generic(conn, statement)))
+        for kind, plan in plans:
+            tables = set(sequential_scans(plan)) - allowed
+            if tables:
+                offenders.append(f"{statement.name} ({kind} plan): Seq Scan on {', '.join(sorted(tables))}")
     assert not offenders, "sequential scans at 20,000 cars:\n" + "\n".join(offenders)
 
 

@@ -2,7 +2,10 @@
 
 Each query in a file starts with a `-- name: <name>` line, followed by one or
 more `-- ` comment lines saying what it returns and which routes use it, then
-the statement. Placeholders are psycopg's `%(name)s`. Repository modules take
+the statement. Placeholders are psycopg's `%(name)s`. A comment line starting
+`Never prepared:` (and saying why) keeps psycopg from preparing the statement on
+the server: PostgreSQL then plans every execution for its parameters, never with
+a generic plan (for queries whose optional filters a generic plan cannot use). Repository modules take
 their queries with `query("name")` at import time, so a misspelt name stops
 the service at start-up (and fails the test suite), never at request time.
 """
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from cms.resources import QUERIES_DIR  # the checkout's files, or the wheel's copy
 
+NEVER_PREPARED = "Never prepared:"
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
@@ -24,6 +28,7 @@ class Query:
     sql: str
     doc: str
     file: str
+    prepare: bool | None = None  # psycopg's `prepare`: None lets it prepare after 5 runs, False never
 
 
 class QueryFileError(Exception):
@@ -52,7 +57,9 @@ def parse_query_file(path: Path) -> list[Query]:
             raise QueryFileError(f"{path.name}: query {name} has no comment line")
         if not sql:
             raise QueryFileError(f"{path.name}: query {name} has no statement")
-        found.append(Query(name=name, sql=sql, doc=" ".join(doc_lines), file=path.name))
+        never_prepared = any(line.startswith(NEVER_PREPARED) for line in doc_lines)
+        found.append(Query(name=name, sql=sql, doc=" ".join(doc_lines), file=path.name,
+                           prepare=False if never_prepared else None))
     return found
 
 

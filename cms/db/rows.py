@@ -14,12 +14,12 @@ from cms.db.queries import Query
 
 def fetch_one(conn: psycopg.Connection, q: Query, params: dict | None = None) -> dict | None:
     """First row of the query as a dict, or None."""
-    return conn.execute(q.sql, params or {}).fetchone()
+    return conn.execute(q.sql, params or {}, prepare=q.prepare).fetchone()
 
 
 def fetch_all(conn: psycopg.Connection, q: Query, params: dict | None = None) -> list[dict]:
     """Every row of the query as dicts."""
-    return conn.execute(q.sql, params or {}).fetchall()
+    return conn.execute(q.sql, params or {}, prepare=q.prepare).fetchall()
 
 
 def fetch_rows(conn: psycopg.Connection, q: Query, params: dict | None = None, *,
@@ -33,7 +33,7 @@ def fetch_rows(conn: psycopg.Connection, q: Query, params: dict | None = None, *
     cursor = conn.cursor(row_factory=tuple_row)
     if timestamps_as_text:
         cursor.adapters.register_loader("timestamp", TextLoader)
-    cursor.execute(q.sql, params or {})
+    cursor.execute(q.sql, params or {}, prepare=q.prepare)
     return [column.name for column in cursor.description or ()], _batches(cursor)
 
 
@@ -45,10 +45,10 @@ def _batches(cursor: psycopg.Cursor, size: int = 500) -> Iterator[tuple]:
 
 def fetch_value(conn: psycopg.Connection, q: Query, params: dict | None = None) -> Any:
     """First column of the first row, or None."""
-    row = conn.execute(q.sql, params or {}).fetchone()
+    row = conn.execute(q.sql, params or {}, prepare=q.prepare).fetchone()
     return next(iter(row.values())) if row else None
 
 
 def execute(conn: psycopg.Connection, q: Query, params: dict | None = None) -> int:
     """Run a statement; returns the number of rows it touched."""
-    return conn.execute(q.sql, params or {}).rowcount
+    return conn.execute(q.sql, params or {}, prepare=q.prepare).rowcount

@@ -201,7 +201,7 @@ def _column_keys(constraints: list[dict]) -> dict[str, set[str]]:
 
 # --- docs/queries.md ---------------------------------------------------------------
 
-_MARKER = re.compile(r"\b(Used by|Indexes|Index):\s*", re.IGNORECASE)
+_MARKER = re.compile(r"\b(Used by|Indexes|Index|Never prepared):\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -225,9 +225,12 @@ def parse_query_doc(doc: str) -> QueryDoc:
     parts: dict[str, str] = {}
     for position, match in enumerate(matches):
         end = matches[position + 1].start() if position + 1 < len(matches) else len(doc)
-        key = "used_by" if match.group(1).lower() == "used by" else "index"
+        key = {"used by": "used_by", "never prepared": "never_prepared"}.get(match.group(1).lower(), "index")
         parts[key] = _trim(doc[match.end():end])
-    return QueryDoc(purpose=_trim(purpose), used_by=parts.get("used_by", ""), index=parts.get("index", ""))
+    purpose = _trim(purpose)
+    if parts.get("never_prepared"):  # cms.db.queries: the statement is planned for its parameters every time
+        purpose = f"{purpose}. Never prepared: {parts['never_prepared']}"
+    return QueryDoc(purpose=purpose, used_by=parts.get("used_by", ""), index=parts.get("index", ""))
 
 
 def index_names(index_text: str) -> list[str]:

@@ -15,7 +15,7 @@ from cms.db import fetch_all, fetch_one, query
 LOCK_USERS = query("admin_lock_users")
 UPDATE_USER = query("admin_update_user")
 LIST_ACTIONS = query("admin_list_actions")
-SALES_TOTALS = query("admin_sales_totals")
+SALES_TOTALS = query("seller_report_totals")  # seller_id NULL: every seller
 SELLER_PERFORMANCE = query("admin_seller_performance")
 RECENT_TRANSACTIONS = query("admin_recent_transactions")
 
@@ -72,7 +72,7 @@ def list_actions(conn: Connection, *, action_type: str | None, created_from: dt.
 
 def sales_totals(conn: Connection) -> dict:
     """{total_sales, total_revenue} over paid and completed orders."""
-    return fetch_one(conn, SALES_TOTALS)
+    return fetch_one(conn, SALES_TOTALS, {"seller_id": None})
 
 
 def seller_performance(conn: Connection) -> list[dict]:

@@ -19,6 +19,7 @@ UPDATE_CAR = query("cars_update")
 ORDER_COUNT = query("cars_order_count")
 DELETE_CAR = query("cars_delete")
 SET_APPROVAL = query("cars_set_approval")
+SET_STATUS = query("cars_set_status")
 
 EDITABLE_FIELDS = ("title", "price", "description", "brand", "model", "year", "fuel_type", "image")
 LIST_FILTERS = (
@@ -107,7 +108,7 @@ def nest_primary_image(columns: dict[str, int], row: tuple) -> dict:
             value = _timestamp(value)
         if key.startswith(PRIMARY_IMAGE_PREFIX):
             image[key[len(PRIMARY_IMAGE_PREFIX):]] = value
-        elif key != "total_count":
+        elif key not in ("total_count", "rank"):
             car[key] = value
     car["primary_image"] = image if image["id"] is not None else None
     return car
@@ -132,7 +133,10 @@ def get_car(conn: Connection, car_id: int) -> dict | None:
 
 
 def lock_car(conn: Connection, car_id: int) -> dict | None:
-    """The car, locked FOR UPDATE until the transaction ends; None when it does not exist."""
+    """The car, locked (FOR NO KEY UPDATE) until the transaction ends; None when it does not exist.
+
+    The first lock of every write to a car, its images or its sale: take it before any order lock.
+    """
     return fetch_one(conn, LOCK_CAR, {"id": car_id})
 
 
@@ -158,6 +162,11 @@ def order_count(conn: Connection, car_id: int) -> int:
 
 def delete_car(conn: Connection, car_id: int) -> int:
     return execute(conn, DELETE_CAR, {"id": car_id})
+
+
+def set_status(conn: Connection, car_id: int, status: str) -> dict | None:
+    """Set the car's status; the updated car, or None."""
+    return fetch_one(conn, SET_STATUS, {"id": car_id, "status": status})
 
 
 def set_approval(conn: Connection, car_id: int, *, status: str, rejection_reason: str | None) -> dict | None:

@@ -8,6 +8,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from cms.db import fetch_all, fetch_one, fetch_value, query
+from cms.repositories import cars as cars_repo
 
 GET_ORDER = query("orders_get")
 LOCK_ORDER = query("orders_lock")
@@ -18,8 +19,6 @@ UPDATE_ORDER = query("orders_update")
 CANCEL_OTHER_OPEN_ORDERS = query("orders_cancel_other_open_orders")
 SALE_OF_CAR = query("orders_sale_of_car")
 FIND_PENDING_CHECKOUT = query("orders_find_pending_checkout")
-LOCK_CAR = query("orders_lock_car")
-SET_CAR_STATUS = query("orders_set_car_status")
 USER_EXISTS = query("orders_user_exists")
 REPORT_TOTALS = query("seller_report_totals")
 REPORT_WEEKLY = query("seller_report_weekly")
@@ -54,21 +53,23 @@ def list_for_buyer_with_car(conn: Connection, buyer_id: int) -> list[dict]:
 
 def insert_order(conn: Connection, *, car_id: int, buyer_id: int, seller_id: int | None,
                  final_price: Decimal | None, status: str) -> dict:
-    return fetch_one(conn, INSERT_ORDER, {
+    order_id = fetch_value(conn, INSERT_ORDER, {
         "car_id": car_id, "buyer_id": buyer_id, "seller_id": seller_id,
         "final_price": final_price, "status": status,
     })
+    return get_order(conn, order_id)
 
 
 def update_order(conn: Connection, order_id: int, *, status: str | None = None,
                  documents: list | None = None, set_documents: bool = False) -> dict | None:
     """Change the status (None keeps it) and, when set_documents, replace the documents."""
-    return fetch_one(conn, UPDATE_ORDER, {
+    updated = fetch_value(conn, UPDATE_ORDER, {
         "id": order_id,
         "status": status,
         "set_documents": set_documents,
         "documents": Jsonb(documents if documents is not None else []),
     })
+    return None if updated is None else get_order(conn, updated)
 
 
 def cancel_other_open_orders(conn: Connection, *, car_id: int, order_id: int) -> list[int]:
@@ -85,13 +86,10 @@ def find_pending_checkout(conn: Connection, *, buyer_id: int, car_id: int) -> di
     return fetch_one(conn, FIND_PENDING_CHECKOUT, {"buyer_id": buyer_id, "car_id": car_id})
 
 
-def lock_car(conn: Connection, car_id: int) -> dict | None:
-    """The car, locked until the transaction ends: take it before any order lock."""
-    return fetch_one(conn, LOCK_CAR, {"id": car_id})
-
-
-def set_car_status(conn: Connection, car_id: int, status: str) -> dict | None:
-    return fetch_one(conn, SET_CAR_STATUS, {"id": car_id, "status": status})
+# The car lock and status change of a sale are the cars repository's (one query each for
+# every write path); named here as the orders service calls them.
+lock_car = cars_repo.lock_car
+set_car_status = cars_repo.set_status
 
 
 def user_exists(conn: Connection, user_id: int) -> bool:

@@ -29,10 +29,11 @@ def email_taken(conn: Connection, email: str) -> bool:
 
 def insert_user(conn: Connection, *, name: str, email: str, password_hash: str, role: str,
                 phone: str | None = None, address: str | None = None) -> dict:
-    return fetch_one(conn, INSERT_USER, {
+    user_id = fetch_value(conn, INSERT_USER, {
         "name": name, "email": email, "password_hash": password_hash, "role": role,
         "phone": phone, "address": address,
     })
+    return get_user(conn, user_id)
 
 
 def touch_last_login(conn: Connection, user_id: int) -> None:

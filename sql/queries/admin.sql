@@ -19,7 +19,7 @@ FOR UPDATE;
 -- Apply an admin's change to a user: only is_active, role, name, phone and
 -- address, each one only when its set_* flag is true. Returns the updated row
 -- without the hash (or no row). Used by: PATCH /api/admin/users/:id.
-UPDATE users
+UPDATE user_rows
 SET
     is_active = CASE WHEN %(set_is_active)s THEN %(is_active)s::boolean ELSE is_active END,
     role = CASE WHEN %(set_role)s THEN %(role)s::text ELSE role END,
@@ -27,18 +27,7 @@ SET
     phone = CASE WHEN %(set_phone)s THEN %(phone)s::text ELSE phone END,
     address = CASE WHEN %(set_address)s THEN %(address)s::text ELSE address END
 WHERE id = %(id)s
-RETURNING
-    id,
-    name,
-    email,
-    role,
-    is_active,
-    last_login,
-    phone,
-    address,
-    avatar,
-    created_at,
-    updated_at;
+RETURNING *;
 
 -- name: admin_list_actions
 -- One page of the audit log, newest first, with the acting admin and (for
@@ -96,15 +85,6 @@ SELECT
 FROM (SELECT count(*) AS total FROM filtered) AS counted
 LEFT JOIN page ON TRUE
 ORDER BY page.created_at DESC NULLS LAST, page.id DESC;
-
--- name: admin_sales_totals
--- Revenue (sum of final_price) and number of paid or completed orders; one row.
--- Used by: GET /api/admin/reports/sales.
-SELECT
-    count(*) AS total_sales,
-    coalesce(sum(final_price), 0) AS total_revenue
-FROM orders
-WHERE status IN ('paid', 'completed');
 
 -- name: admin_seller_performance
 -- Per seller (every seller account, plus any other account with listings or

@@ -6,26 +6,14 @@
 -- Index: cars_created_at_idx, cars_price_idx, cars_price_desc_idx, cars_year_idx,
 -- cars_year_desc_idx, cars_brand_idx, cars_brand_created_at_idx, cars_search_idx,
 -- car_images_one_primary_per_car, car_images_car_id_idx, car_images_pkey.
+-- Never prepared: with every filter optional, a generic plan cannot use the index
+-- of the filters given and reads every car (tests/test_query_plans.py).
 WITH matches AS NOT MATERIALIZED (
     -- Every filter is a bound parameter, NULL meaning "no filter". NOT MATERIALIZED:
     -- each use below is planned on its own, so the page can walk an index in the
     -- order asked for and stop after offset + limit rows, and the count at its cap.
-    SELECT
-        c.id,
-        c.title,
-        c.price,
-        c.description,
-        c.seller_id,
-        c.status,
-        c.brand,
-        c.model,
-        c.year,
-        c.fuel_type,
-        c.image,
-        c.rejection_reason,
-        c.created_at,
-        c.updated_at
-    FROM cars AS c
+    SELECT c.*
+    FROM car_rows AS c
     WHERE
         (
             %(q)s::text IS NULL
@@ -159,24 +147,12 @@ counted AS (
 -- car_images_one_primary_per_car (COALESCE evaluates its second argument only when the
 -- first is NULL), then the row itself. When the page is empty (no match, or offset
 -- past the end), one row still comes back with total_count and NULL car columns.
--- A data: URL left in image_url (one migration 0008 could not decode) comes back
--- as NULL: image bytes never leave the database here.
+-- Columns as the views car_rows and car_image_rows give them (a data: URL left in
+-- image_url comes back as NULL: image bytes never leave the database here); page.*
+-- ends with rank (NULL unless sort is relevance).
 SELECT
     totals.total_count,
-    page.id,
-    page.title,
-    page.price,
-    page.description,
-    page.seller_id,
-    page.status,
-    page.brand,
-    page.model,
-    page.year,
-    page.fuel_type,
-    page.image,
-    page.rejection_reason,
-    page.created_at,
-    page.updated_at,
+    page.*,
     primary_image.id AS primary_image_id,
     primary_image.car_id AS primary_image_car_id,
     primary_image.image_url AS primary_image_image_url,
@@ -195,16 +171,8 @@ LEFT JOIN LATERAL (
         ) AS id
 ) AS first_image ON TRUE
 LEFT JOIN LATERAL (
-    SELECT
-        i.id,
-        i.car_id,
-        CASE WHEN starts_with(i.image_url, 'data:') THEN NULL ELSE i.image_url END AS image_url,
-        i.is_primary,
-        i.display_order,
-        i.created_at,
-        i.updated_at,
-        exists(SELECT 1 FROM car_image_files AS f WHERE f.image_id = i.id) AS has_file
-    FROM car_images AS i
+    SELECT i.*
+    FROM car_image_rows AS i
     WHERE i.id = first_image.id
 ) AS primary_image ON TRUE
 -- the page's own order again (on the page's rows only)
@@ -222,28 +190,15 @@ ORDER BY
 -- name: cars_get_detail
 -- One car with average_rating (2 decimals, NULL without reviews), review_count and
 -- images (a JSON array of the car's images by display_order, the columns of
--- car_images_list, timestamps as ISO text), or no row: one round trip for the page.
+-- car_image_rows, timestamps as ISO text), or no row: one round trip for the page.
 -- Used by: GET /api/cars/:id.
 -- Index: reviews_one_per_user_and_car, car_images_car_id_idx.
 SELECT
-    c.id,
-    c.title,
-    c.price,
-    c.description,
-    c.seller_id,
-    c.status,
-    c.brand,
-    c.model,
-    c.year,
-    c.fuel_type,
-    c.image,
-    c.rejection_reason,
-    c.created_at,
-    c.updated_at,
+    c.*,
     ratings.average_rating,
     ratings.review_count,
     car_images.images
-FROM cars AS c
+FROM car_rows AS c
 CROSS JOIN
     LATERAL (
         SELECT
@@ -254,24 +209,8 @@ CROSS JOIN
     ) AS ratings
 CROSS JOIN
     LATERAL (
-        SELECT
-            coalesce(
-                json_agg(
-                    json_build_object(
-                        'id', i.id,
-                        'car_id', i.car_id,
-                        'image_url', CASE WHEN starts_with(i.image_url, 'data:') THEN NULL ELSE i.image_url END,
-                        'is_primary', i.is_primary,
-                        'display_order', i.display_order,
-                        'created_at', i.created_at,
-                        'updated_at', i.updated_at,
-                        'has_file', EXISTS (SELECT 1 FROM car_image_files AS f WHERE f.image_id = i.id)
-                    )
-                    ORDER BY i.display_order ASC, i.id ASC
-                ),
-                '[]'::json
-            ) AS images
-        FROM car_images AS i
+        SELECT coalesce(json_agg(i ORDER BY i.display_order ASC, i.id ASC), '[]'::json) AS images
+        FROM car_image_rows AS i
         WHERE i.car_id = c.id
     ) AS car_images
 WHERE c.id = %(id)s;
@@ -280,52 +219,29 @@ WHERE c.id = %(id)s;
 -- One car (no lock), or no row.
 -- Used by: POST /api/cars/:carId/images (ownership check before decoding the files),
 -- GET /api/cars/:carId/images.
-SELECT
-    id,
-    title,
-    price,
-    description,
-    seller_id,
-    status,
-    brand,
-    model,
-    year,
-    fuel_type,
-    image,
-    rejection_reason,
-    created_at,
-    updated_at
-FROM cars
+SELECT *
+FROM car_rows
 WHERE id = %(id)s;
 
 -- name: cars_lock
--- One car, locked FOR UPDATE until the end of the transaction, or no row.
--- Serialises every write to a car and its images (image count, primary flag).
+-- One car, locked until the end of the transaction, or no row: the first lock
+-- of every request that writes a car, its images or its sale (take it before
+-- any order lock). NO KEY UPDATE waits for and blocks every other update and
+-- row lock of the car, like FOR UPDATE, but not the foreign-key checks of rows
+-- inserted meanwhile (favorites, inquiries, images).
 -- Used by: PUT/DELETE /api/cars/:id, POST/PUT/DELETE /api/cars/:carId/images...,
--- PATCH /api/admin/cars/:id/approval.
-SELECT
-    id,
-    title,
-    price,
-    description,
-    seller_id,
-    status,
-    brand,
-    model,
-    year,
-    fuel_type,
-    image,
-    rejection_reason,
-    created_at,
-    updated_at
-FROM cars
+-- PATCH /api/admin/cars/:id/approval, POST /api/seller/orders, PATCH
+-- /api/seller/orders/:id, PATCH /api/seller/inventory/:id/status, POST
+-- /api/payments/checkout, POST /api/payments/confirm-payment.
+SELECT *
+FROM car_rows
 WHERE id = %(id)s
-FOR UPDATE;
+FOR NO KEY UPDATE;
 
 -- name: cars_insert
 -- Create a listing, status pending, owned by the caller; returns the new row.
 -- Used by: POST /api/cars.
-INSERT INTO cars (title, price, description, seller_id, status, brand, model, year, fuel_type, image)
+INSERT INTO car_rows (title, price, description, seller_id, status, brand, model, year, fuel_type, image)
 VALUES (
     %(title)s,
     %(price)s,
@@ -338,27 +254,13 @@ VALUES (
     %(fuel_type)s,
     %(image)s
 )
-RETURNING
-    id,
-    title,
-    price,
-    description,
-    seller_id,
-    status,
-    brand,
-    model,
-    year,
-    fuel_type,
-    image,
-    rejection_reason,
-    created_at,
-    updated_at;
+RETURNING *;
 
 -- name: cars_update
 -- Change the editable fields whose set_<field> flag is true (status, seller,
 -- id and timestamps are not among them); returns the updated row.
 -- Used by: PUT /api/cars/:id.
-UPDATE cars
+UPDATE car_rows
 SET
     title = CASE WHEN %(set_title)s THEN %(title)s ELSE title END,
     price = CASE WHEN %(set_price)s THEN %(price)s::numeric ELSE price END,
@@ -369,21 +271,7 @@ SET
     fuel_type = CASE WHEN %(set_fuel_type)s THEN %(fuel_type)s ELSE fuel_type END,
     image = CASE WHEN %(set_image)s THEN %(image)s ELSE image END
 WHERE id = %(id)s
-RETURNING
-    id,
-    title,
-    price,
-    description,
-    seller_id,
-    status,
-    brand,
-    model,
-    year,
-    fuel_type,
-    image,
-    rejection_reason,
-    created_at,
-    updated_at;
+RETURNING *;
 
 -- name: cars_order_count
 -- How many orders (any status) reference the car. Used by: DELETE /api/cars/:id.
@@ -401,26 +289,21 @@ WHERE id = %(id)s;
 -- name: cars_set_approval
 -- An admin's decision: new status and rejection reason (NULL clears it);
 -- returns the updated row. Used by: PATCH /api/admin/cars/:id/approval.
-UPDATE cars
+UPDATE car_rows
 SET
     status = %(status)s,
     rejection_reason = %(rejection_reason)s
 WHERE id = %(id)s
-RETURNING
-    id,
-    title,
-    price,
-    description,
-    seller_id,
-    status,
-    brand,
-    model,
-    year,
-    fuel_type,
-    image,
-    rejection_reason,
-    created_at,
-    updated_at;
+RETURNING *;
+
+-- name: cars_set_status
+-- Set a car's status; returns the updated car.
+-- Used by: PATCH /api/seller/inventory/:id/status, and selling a car (PATCH
+-- /api/seller/orders/:id, POST /api/payments/confirm-payment).
+UPDATE car_rows
+SET status = %(status)s
+WHERE id = %(id)s
+RETURNING *;
 
 -- name: cars_exists
 -- Whether a car with this id exists (one row, true or false).

@@ -2,39 +2,24 @@
 --
 -- Every write to a car's images runs after cars_lock on the car row, so the
 -- count limit and the one-primary rule are checked and changed by one request
--- at a time. image_url is returned as NULL when it still holds a data: URL,
--- so that no list ever carries image bytes; has_file says whether the API
--- serves the bytes from GET /api/cars/:carId/images/:imageId/file.
+-- at a time. Images are read (and changed) through the view car_image_rows:
+-- image_url is NULL when it still holds a data: URL, so that no list ever
+-- carries image bytes; has_file says whether the API serves the bytes from
+-- GET /api/cars/:carId/images/:imageId/file.
 
 -- name: car_images_list
 -- The images of one car ordered by display_order (then id); many rows, no bytes.
 -- Used by: GET /api/cars/:id, GET /api/cars/:carId/images. Index: car_images_car_id_idx.
-SELECT
-    i.id,
-    i.car_id,
-    CASE WHEN starts_with(i.image_url, 'data:') THEN NULL ELSE i.image_url END AS image_url,
-    i.is_primary,
-    i.display_order,
-    i.created_at,
-    i.updated_at,
-    exists(SELECT 1 FROM car_image_files AS f WHERE f.image_id = i.id) AS has_file
-FROM car_images AS i
+SELECT i.*
+FROM car_image_rows AS i
 WHERE i.car_id = %(car_id)s
 ORDER BY i.display_order ASC, i.id ASC;
 
 -- name: car_images_get
 -- One image of one car (no row when the image belongs to another car).
 -- Used by: PUT/DELETE /api/cars/:carId/images/:imageId.
-SELECT
-    i.id,
-    i.car_id,
-    CASE WHEN starts_with(i.image_url, 'data:') THEN NULL ELSE i.image_url END AS image_url,
-    i.is_primary,
-    i.display_order,
-    i.created_at,
-    i.updated_at,
-    exists(SELECT 1 FROM car_image_files AS f WHERE f.image_id = i.id) AS has_file
-FROM car_images AS i
+SELECT i.*
+FROM car_image_rows AS i
 WHERE i.id = %(image_id)s AND i.car_id = %(car_id)s;
 
 -- name: car_images_stats
@@ -100,20 +85,12 @@ WHERE car_id = %(car_id)s AND is_primary AND id <> %(image_id)s;
 -- name: car_images_update
 -- Make the image primary (make_primary) and/or move it (display_order, NULL
 -- keeps it); returns the image row. Used by: PUT /api/cars/:carId/images/:imageId.
-UPDATE car_images AS i
+UPDATE car_image_rows AS i
 SET
     is_primary = i.is_primary OR %(make_primary)s::boolean,
     display_order = coalesce(%(display_order)s::integer, i.display_order)
 WHERE i.id = %(image_id)s AND i.car_id = %(car_id)s
-RETURNING
-    i.id,
-    i.car_id,
-    CASE WHEN starts_with(i.image_url, 'data:') THEN NULL ELSE i.image_url END AS image_url,
-    i.is_primary,
-    i.display_order,
-    i.created_at,
-    i.updated_at,
-    EXISTS (SELECT 1 FROM car_image_files AS f WHERE f.image_id = i.id) AS has_file;
+RETURNING *;
 
 -- name: car_images_delete
 -- Remove one image of one car (its file cascades); returns whether it was primary.

@@ -11,7 +11,7 @@ WHERE id = %(car_id)s;
 -- name: inquiries_insert
 -- Create an inquiry in status open; returns the new row.
 -- Used by: POST /api/inquiries.
-INSERT INTO inquiries (car_id, user_id, seller_id, message, status, type, requested_date)
+INSERT INTO inquiry_rows (car_id, user_id, seller_id, message, status, type, requested_date)
 VALUES (
     %(car_id)s,
     %(user_id)s,
@@ -21,35 +21,13 @@ VALUES (
     %(type)s,
     %(requested_date)s
 )
-RETURNING
-    id,
-    car_id,
-    user_id,
-    seller_id,
-    message,
-    status,
-    type,
-    requested_date,
-    response,
-    created_at,
-    updated_at;
+RETURNING *;
 
 -- name: inquiries_list_for_user
 -- The inquiries a user sent, newest first (many rows).
 -- Used by: GET /api/inquiries. Index: inquiries_user_id_idx.
-SELECT
-    id,
-    car_id,
-    user_id,
-    seller_id,
-    message,
-    status,
-    type,
-    requested_date,
-    response,
-    created_at,
-    updated_at
-FROM inquiries
+SELECT *
+FROM inquiry_rows
 WHERE user_id = %(user_id)s
 ORDER BY
     created_at DESC,
@@ -59,19 +37,10 @@ ORDER BY
 -- The inquiries addressed to a seller, newest first; a NULL seller_id means
 -- every inquiry (admin). Many rows. Used by: GET /api/seller/inquiries.
 -- Index: inquiries_seller_id_idx.
-SELECT
-    id,
-    car_id,
-    user_id,
-    seller_id,
-    message,
-    status,
-    type,
-    requested_date,
-    response,
-    created_at,
-    updated_at
-FROM inquiries
+-- Never prepared: a generic plan cannot know whether seller_id is given and reads
+-- every inquiry (tests/test_query_plans.py).
+SELECT *
+FROM inquiry_rows
 WHERE (%(seller_id)s::integer IS NULL OR seller_id = %(seller_id)s::integer)
 ORDER BY
     created_at DESC,
@@ -81,39 +50,17 @@ ORDER BY
 -- One inquiry by id, locked until the end of the transaction so that the
 -- ownership check and the update see the same row (one row, or none).
 -- Used by: PATCH /api/seller/inquiries/:id.
-SELECT
-    id,
-    car_id,
-    user_id,
-    seller_id,
-    message,
-    status,
-    type,
-    requested_date,
-    response,
-    created_at,
-    updated_at
-FROM inquiries
+SELECT *
+FROM inquiry_rows
 WHERE id = %(id)s
 FOR UPDATE;
 
 -- name: inquiries_update_status
 -- Set an inquiry's status and, when set_response is true, its response text;
 -- returns the updated row. Used by: PATCH /api/seller/inquiries/:id.
-UPDATE inquiries
+UPDATE inquiry_rows
 SET
     status = %(status)s,
     response = CASE WHEN %(set_response)s THEN %(response)s::text ELSE response END
 WHERE id = %(id)s
-RETURNING
-    id,
-    car_id,
-    user_id,
-    seller_id,
-    message,
-    status,
-    type,
-    requested_date,
-    response,
-    created_at,
-    updated_at;
+RETURNING *;

@@ -1,59 +1,34 @@
 -- Orders, and the car rows that selling a car locks and changes.
 --
 -- Lock order, everywhere a car can change hands: the car row first
--- (orders_lock_car), then the order (orders_lock). Two requests racing for one
+-- (cars_lock, in cars.sql), then the order (orders_lock). Two requests racing for one
 -- car therefore queue on the car row, and the second one sees what the first
 -- one committed. The partial unique index orders_one_sale_per_car is the
 -- database's own guarantee behind it.
 
 -- name: orders_get
--- One order by id (or no row), not locked; documents never NULL.
+-- One order by id (or no row), not locked; documents never NULL (order_rows).
 -- Used by: PATCH /api/seller/orders/:id, POST /api/payments/confirm-payment
 -- (to learn the car and check ownership before locking anything).
-SELECT
-    id,
-    car_id,
-    buyer_id,
-    seller_id,
-    final_price,
-    status,
-    coalesce(documents, '[]'::jsonb) AS documents,
-    created_at,
-    updated_at
-FROM orders
+SELECT *
+FROM order_rows
 WHERE id = %(id)s;
 
 -- name: orders_lock
 -- One order by id, locked FOR UPDATE (or no row); take the car's lock first.
 -- Used by: PATCH /api/seller/orders/:id, POST /api/payments/confirm-payment.
-SELECT
-    id,
-    car_id,
-    buyer_id,
-    seller_id,
-    final_price,
-    status,
-    coalesce(documents, '[]'::jsonb) AS documents,
-    created_at,
-    updated_at
-FROM orders
+SELECT *
+FROM order_rows
 WHERE id = %(id)s
 FOR UPDATE;
 
 -- name: orders_list_for_seller
 -- The orders of one seller, or of everyone when seller_id is NULL; newest
 -- first, many rows. Used by: GET /api/seller/orders. Index: orders_seller_id_idx.
-SELECT
-    id,
-    car_id,
-    buyer_id,
-    seller_id,
-    final_price,
-    status,
-    coalesce(documents, '[]'::jsonb) AS documents,
-    created_at,
-    updated_at
-FROM orders
+-- Never prepared: a generic plan cannot know whether seller_id is given and reads
+-- every order (tests/test_query_plans.py).
+SELECT *
+FROM order_rows
 WHERE %(seller_id)s::int IS NULL OR seller_id = %(seller_id)s::int
 ORDER BY created_at DESC, id DESC;
 
@@ -63,15 +38,7 @@ ORDER BY created_at DESC, id DESC;
 -- whatever the number of orders. Used by: GET /api/payments/my-orders.
 -- Index: orders_buyer_id_idx.
 SELECT
-    orders.id,
-    orders.car_id,
-    orders.buyer_id,
-    orders.seller_id,
-    orders.final_price,
-    orders.status,
-    coalesce(orders.documents, '[]'::jsonb) AS documents,
-    orders.created_at,
-    orders.updated_at,
+    orders.*,
     cars.id AS car__id,
     cars.title AS car__title,
     cars.price AS car__price,
@@ -85,13 +52,14 @@ SELECT
     cars.image AS car__image,
     cars.created_at AS car__created_at,
     cars.updated_at AS car__updated_at
-FROM orders
-LEFT JOIN cars ON orders.car_id = cars.id
+FROM order_rows AS orders
+LEFT JOIN car_rows AS cars ON orders.car_id = cars.id
 WHERE orders.buyer_id = %(buyer_id)s
 ORDER BY orders.created_at DESC, orders.id DESC;
 
 -- name: orders_insert
--- Create an order; returns the new row. Used by: POST /api/seller/orders
+-- Create an order; returns its id (read it back with orders_get: order_rows
+-- is not insertable, documents being computed). Used by: POST /api/seller/orders
 -- (status draft), POST /api/payments/checkout (status pending_payment).
 INSERT INTO orders (car_id, buyer_id, seller_id, final_price, status, documents)
 VALUES (
@@ -102,36 +70,19 @@ VALUES (
     %(status)s,
     '[]'::jsonb
 )
-RETURNING
-    id,
-    car_id,
-    buyer_id,
-    seller_id,
-    final_price,
-    status,
-    coalesce(documents, '[]'::jsonb) AS documents,
-    created_at,
-    updated_at;
+RETURNING id;
 
 -- name: orders_update
 -- Set an order's status (NULL keeps it) and, when set_documents is true, its
--- documents; returns the updated row. Used by: PATCH /api/seller/orders/:id,
+-- documents; returns its id (no row when there is no such order; read it back
+-- with orders_get). Used by: PATCH /api/seller/orders/:id,
 -- POST /api/payments/confirm-payment.
 UPDATE orders
 SET
     status = coalesce(%(status)s::text, status),
     documents = CASE WHEN %(set_documents)s THEN %(documents)s::jsonb ELSE documents END
 WHERE id = %(id)s
-RETURNING
-    id,
-    car_id,
-    buyer_id,
-    seller_id,
-    final_price,
-    status,
-    coalesce(documents, '[]'::jsonb) AS documents,
-    created_at,
-    updated_at;
+RETURNING id;
 
 -- name: orders_cancel_other_open_orders
 -- When a car is sold, cancel its other open orders (draft, pending,
@@ -148,7 +99,7 @@ RETURNING id;
 
 -- name: orders_sale_of_car
 -- The id of the paid or completed order of a car other than order_id (or no
--- row). Run it after orders_lock_car, as its own statement, so that it sees
+-- row). Run it after cars_lock, as its own statement, so that it sees
 -- every sale committed while this transaction waited for the lock.
 -- Used by: PATCH /api/seller/orders/:id, POST /api/payments/confirm-payment,
 -- PATCH /api/seller/inventory/:id/status. Index: orders_one_sale_per_car.
@@ -165,71 +116,14 @@ LIMIT 1;
 -- The buyer's order of this car still awaiting payment (or no row), so that a
 -- second checkout returns it instead of opening another one.
 -- Used by: POST /api/payments/checkout. Index: orders_buyer_id_idx.
-SELECT
-    id,
-    car_id,
-    buyer_id,
-    seller_id,
-    final_price,
-    status,
-    coalesce(documents, '[]'::jsonb) AS documents,
-    created_at,
-    updated_at
-FROM orders
+SELECT *
+FROM order_rows
 WHERE
     buyer_id = %(buyer_id)s
     AND car_id = %(car_id)s
     AND status = 'pending_payment'
 ORDER BY id DESC
 LIMIT 1;
-
--- name: orders_lock_car
--- One car by id, locked (or no row): the first lock of every request that
--- sells a car or changes its sale status. NO KEY UPDATE waits for and blocks
--- every other update and row lock of the car, like FOR UPDATE, but not the
--- foreign-key checks of rows inserted meanwhile (favorites, inquiries, images).
--- Used by: POST /api/seller/orders, PATCH /api/seller/orders/:id,
--- PATCH /api/seller/inventory/:id/status, POST /api/payments/checkout,
--- POST /api/payments/confirm-payment.
-SELECT
-    id,
-    title,
-    price,
-    description,
-    seller_id,
-    status,
-    brand,
-    model,
-    year,
-    fuel_type,
-    image,
-    created_at,
-    updated_at
-FROM cars
-WHERE id = %(id)s
-FOR NO KEY UPDATE;
-
--- name: orders_set_car_status
--- Set a car's status; returns the updated car.
--- Used by: PATCH /api/seller/inventory/:id/status, and selling a car (PATCH
--- /api/seller/orders/:id, POST /api/payments/confirm-payment).
-UPDATE cars
-SET status = %(status)s
-WHERE id = %(id)s
-RETURNING
-    id,
-    title,
-    price,
-    description,
-    seller_id,
-    status,
-    brand,
-    model,
-    year,
-    fuel_type,
-    image,
-    created_at,
-    updated_at;
 
 -- name: orders_user_exists
 -- Whether a user with this id exists (one row, one boolean).

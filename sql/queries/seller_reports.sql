@@ -7,7 +7,8 @@
 -- name: seller_report_totals
 -- One row: total_sales (count) and total_revenue (sum of final_price, 0 when
 -- none) over all time, for one seller, or everyone when seller_id is NULL.
--- Used by: GET /api/seller/reports. Index: orders_seller_id_idx.
+-- Used by: GET /api/seller/reports, GET /api/admin/reports/sales (everyone).
+-- Index: orders_seller_id_idx.
 SELECT
     count(*) AS total_sales,
     coalesce(sum(final_price), 0) AS total_revenue

@@ -1,39 +1,19 @@
 -- name: get_user
 -- One user by id, without the password hash (or no row).
 -- Used by: every authenticated request (token loader), GET /api/users/profile.
-SELECT
-    id,
-    name,
-    email,
-    role,
-    is_active,
-    last_login,
-    phone,
-    address,
-    avatar,
-    created_at,
-    updated_at
-FROM users
+SELECT *
+FROM user_rows
 WHERE id = %(id)s;
 
 -- name: find_user_for_login
 -- One user by email, compared trimmed and case-insensitively, with the hash.
 -- Used by: POST /api/auth/login. Index: users_email_lower_unique.
 SELECT
-    id,
-    name,
-    email,
-    role,
-    is_active,
-    password_hash,
-    last_login,
-    phone,
-    address,
-    avatar,
-    created_at,
-    updated_at
+    user_rows.*,
+    users.password_hash
 FROM users
-WHERE lower(btrim(email)) = lower(btrim(%(email)s));
+INNER JOIN user_rows ON users.id = user_rows.id
+WHERE lower(btrim(users.email)) = lower(btrim(%(email)s));
 
 -- name: email_taken
 -- Whether an account already uses this email, up to case and blanks (one row).
@@ -45,7 +25,8 @@ SELECT exists(
 ) AS taken;
 
 -- name: insert_user
--- Create a user; returns the new row without the hash.
+-- Create a user; returns its id (read it back with get_user: user_rows has no
+-- password_hash to insert).
 -- Used by: POST /api/auth/register, POST /api/admin/users, POST /api/admin/sellers, cms create-admin.
 INSERT INTO users (name, email, password_hash, role, phone, address, is_active)
 VALUES (
@@ -57,18 +38,7 @@ VALUES (
     %(address)s,
     TRUE
 )
-RETURNING
-    id,
-    name,
-    email,
-    role,
-    is_active,
-    last_login,
-    phone,
-    address,
-    avatar,
-    created_at,
-    updated_at;
+RETURNING id;
 
 -- name: touch_last_login
 -- Record a successful login (no rows returned). Used by: POST /api/auth/login.
@@ -79,25 +49,14 @@ WHERE id = %(id)s;
 -- name: update_profile
 -- Change the caller's own name, phone, address and avatar; NULL keeps a value.
 -- Returns the updated row. Used by: PATCH /api/users/profile.
-UPDATE users
+UPDATE user_rows
 SET
     name = coalesce(%(name)s, name),
     phone = CASE WHEN %(set_phone)s THEN %(phone)s ELSE phone END,
     address = CASE WHEN %(set_address)s THEN %(address)s ELSE address END,
     avatar = CASE WHEN %(set_avatar)s THEN %(avatar)s ELSE avatar END
 WHERE id = %(id)s
-RETURNING
-    id,
-    name,
-    email,
-    role,
-    is_active,
-    last_login,
-    phone,
-    address,
-    avatar,
-    created_at,
-    updated_at;
+RETURNING *;
 
 -- name: list_users
 -- Every user, oldest first, without hashes. Used by: GET /api/users, GET /api/admin/users.
