@@ -27,17 +27,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import create_database, drop_database, unique_database_name
-from helpers_db import (
+from support.databases import (
     LEGACY_HASH,
     LEGACY_PASSWORD,
     applied_versions,
     connect,
     count_rows,
+    create_database,
+    drop_database,
     load_legacy_schema,
     public_tables,
+    unique_database_name,
 )
-from legacy_rows import (
+from support.legacy_rows import (
     BROKEN_IMAGES,
     DETAILS,
     DOCUMENTS,

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import jwt
 import pytest
-from conftest import TEST_JWT_SECRET
-from helpers_db import LEGACY_HASH, LEGACY_PASSWORD, atob_payload
+from support.app import TEST_JWT_SECRET, atob_payload
+from support.databases import LEGACY_HASH, LEGACY_PASSWORD
 
 from cms import auth
 from cms.repositories import users as users_repo

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from conftest import ADMIN_URL, database_url_for, drop_database, unique_database_name
 from psycopg import sql as pgsql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from support.databases import ADMIN_URL, database_url_for, drop_database, unique_database_name
 
 from cms import db
 from cms.operations import backup as backups

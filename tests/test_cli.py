@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import database_url_for, drop_database, unique_database_name
-from helpers_db import applied_versions, atob_payload, connect
+from support.app import atob_payload
+from support.databases import applied_versions, connect, database_url_for, drop_database, unique_database_name
 
 from cms import cli, db
 

@@ -31,10 +31,11 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from conftest import APP_TABLES, DEFAULT_PASSWORD, TEST_JWT_SECRET, password_hash
-from live_server import free_port, start_server
 from psycopg import sql as pgsql
 from psycopg.rows import dict_row
+from support.app import DEFAULT_PASSWORD, TEST_JWT_SECRET, password_hash
+from support.databases import APP_TABLES
+from support.live_server import free_port, start_server
 from support.replica import postgres_bin_dir
 
 from cms import db

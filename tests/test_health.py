@@ -6,7 +6,7 @@ import datetime as dt
 import time
 
 import pytest
-from helpers_db import connect, database_name, migrate, set_allow_connections
+from support.databases import connect, database_name, migrate, set_allow_connections
 
 from cms import db
 

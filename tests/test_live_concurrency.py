@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import pytest
 import requests
-from conftest import TEST_JWT_SECRET
-from live_server import start_server
 from PIL import Image
+from support.app import TEST_JWT_SECRET
+from support.live_server import start_server
 
 pytestmark = pytest.mark.slow
 

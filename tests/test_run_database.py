@@ -5,8 +5,8 @@ import subprocess
 import sys
 import time
 
-import database_server
 import pytest
+from support import database_server
 
 from cms.cli import serve
 

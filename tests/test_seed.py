@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 from decimal import Decimal
 
-from helpers_db import atob_payload, count_rows
+from support.app import atob_payload
+from support.databases import count_rows
 
 from cms import auth, db
 

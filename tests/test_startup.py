@@ -11,9 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import TEST_JWT_SECRET, app_config, create_database, drop_database, unique_database_name
-from helpers_db import free_port
 from psycopg import pq
+from support.app import TEST_JWT_SECRET, app_config
+from support.databases import create_database, drop_database, unique_database_name
+from support.live_server import free_port
 
 from cms import create_app, db
 from cms.db import StartupError

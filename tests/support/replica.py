@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import psycopg
+
 from support.pgbouncer import free_port, missing_tool, run_as_postgres
 
 

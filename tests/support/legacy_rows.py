@@ -14,9 +14,10 @@ import io
 import json
 import random
 
-from helpers_db import LEGACY_HASH, connect
 from PIL import Image
 from psycopg.types.json import Jsonb
+
+from support.databases import LEGACY_HASH, connect
 
 LEGACY_TABLES = ("users", "cars", "orders", "inquiries", "reviews", "favorites", "car_images", "admin_actions")
 
