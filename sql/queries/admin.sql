@@ -2,15 +2,8 @@
 -- The rows of the given user ids (caller and target of an admin change),
 -- locked FOR UPDATE in id order so that two admins changing each other cannot
 -- deadlock; many rows, without hashes. Used by: PATCH /api/admin/users/:id.
-SELECT
-    id,
-    name,
-    email,
-    role,
-    is_active,
-    phone,
-    address
-FROM users
+SELECT *
+FROM user_rows
 WHERE id = any(%(ids)s::int[])
 ORDER BY id
 FOR UPDATE;
