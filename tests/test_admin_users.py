@@ -7,6 +7,7 @@ import time
 
 import psycopg
 import pytest
+from support.app import error_of
 
 from cms.api import admin as admin_api
 
@@ -73,6 +74,7 @@ def test_a_deactivated_admin_token_no_longer_opens_the_console(client, factory, 
     sql.execute("UPDATE users SET is_active = false WHERE id = %s", (admin["id"],))
     response = client.get(USERS, headers=headers)
     assert response.status_code == 401
+    assert error_of(response) == "Account is deactivated"
 
 
 # --- POST /api/admin/users ----------------------------------------------------------

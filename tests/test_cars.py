@@ -7,6 +7,7 @@ import re
 
 import psycopg
 import pytest
+from support.app import error_of
 
 CAR_FIELDS = {
     "id", "title", "price", "description", "sellerId", "status", "brand", "model", "year", "fuelType",
@@ -397,7 +398,9 @@ def test_detail_of_an_unknown_car_is_a_404(client):
 def test_detail_with_a_non_numeric_or_out_of_range_id_is_a_400(client, subtests):
     for car_id in ("abc", "1.5", "-1", "99999999999"):
         with subtests.test(car_id=car_id):
-            assert client.get(f"/api/cars/{car_id}").status_code == 400
+            response = client.get(f"/api/cars/{car_id}")
+            assert response.status_code == 400
+            assert error_of(response) == "Invalid id in the URL: it must be a positive whole number"
 
 
 # --- POST /api/cars ----------------------------------------------------------------
@@ -507,6 +510,7 @@ def test_create_with_a_malformed_body_is_a_400(client, factory):
                            headers=factory.headers(factory.user("seller")))
 
     assert response.status_code == 400
+    assert error_of(response) == "Malformed JSON body"
 
 
 # --- PUT /api/cars/:id -------------------------------------------------------------
@@ -585,6 +589,7 @@ def test_a_buyer_cannot_edit(client, factory):
     response = client.put(f"/api/cars/{car['id']}", json={"title": "x"}, headers=factory.headers(factory.user()))
 
     assert response.status_code == 403
+    assert error_of(response) == "Forbidden"
 
 
 def test_edit_without_a_token_is_a_401(client, factory):
@@ -604,6 +609,7 @@ def test_edit_with_a_non_numeric_path_id_is_a_400(client, factory):
     response = client.put("/api/cars/abc", json={"title": "x"}, headers=factory.headers(factory.user("seller")))
 
     assert response.status_code == 400
+    assert error_of(response) == "Invalid id in the URL: it must be a positive whole number"
 
 
 INVALID_EDIT_FIELDS = [
@@ -657,6 +663,8 @@ def test_admin_removes_any_listing(client, factory):
     response = client.delete(f"/api/cars/{car['id']}", headers=factory.headers(factory.user("admin")))
 
     assert response.status_code == 200
+    assert response.get_json() == {"message": "Car listing removed"}
+    assert client.get(f"/api/cars/{car['id']}").status_code == 404
 
 
 def test_a_listing_with_orders_is_not_removed_and_the_answer_is_a_409(client, factory, sql):
@@ -691,13 +699,17 @@ def test_a_buyer_cannot_remove_a_listing(client, factory):
 def test_remove_without_a_token_is_a_401(client, factory):
     car = factory.car(factory.user("seller"))
 
-    assert client.delete(f"/api/cars/{car['id']}").status_code == 401
+    response = client.delete(f"/api/cars/{car['id']}")
+
+    assert response.status_code == 401
+    assert error_of(response) == "No token"
 
 
 def test_remove_of_an_unknown_car_is_a_404(client, factory):
     response = client.delete("/api/cars/999", headers=factory.headers(factory.user("admin")))
 
     assert response.status_code == 404
+    assert error_of(response) == "Not found"
 
 
 def test_remove_with_a_non_numeric_path_id_is_a_400(client, factory):
@@ -706,6 +718,11 @@ def test_remove_with_a_non_numeric_path_id_is_a_400(client, factory):
 
 def test_routes_accept_a_trailing_slash_like_the_old_server(client, factory):
     car = factory.car(factory.user("seller"))
-    assert client.get(f"/api/cars/{car['id']}/").status_code == 200
-    assert client.get(f"/api/cars/{car['id']}/images/").status_code == 200
-    assert client.get("/api/cars/").status_code == 200
+    detail = client.get(f"/api/cars/{car['id']}/")
+    images = client.get(f"/api/cars/{car['id']}/images/")
+    listing = client.get("/api/cars/")
+
+    assert (detail.status_code, images.status_code, listing.status_code) == (200, 200, 200)
+    assert detail.get_json()["id"] == car["id"]
+    assert images.get_json() == []
+    assert [item["id"] for item in listing.get_json()] == [car["id"]]

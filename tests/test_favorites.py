@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from support.app import error_of
 
 
 @pytest.fixture
@@ -109,6 +110,7 @@ def test_deactivated_users_cannot_toggle(client, factory, car):
     user = factory.user("user", is_active=False)
     response = toggle(client, factory.headers(user), car["id"])
     assert response.status_code == 401
+    assert error_of(response) == "Account is deactivated"
 
 
 def test_concurrent_toggles_end_in_the_state_their_count_implies(make_app, factory, buyer, car, sql):

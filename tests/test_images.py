@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from PIL import Image
+from support.app import error_of
 
 from cms import db
 from cms.services import images as images_service
@@ -261,6 +262,9 @@ def test_admin_uploads_to_any_car(client, factory, car):
     response = upload(client, car["id"], [(image_bytes(), "a.jpg")], factory.headers(factory.user("admin")))
 
     assert response.status_code == 201
+    body = response.get_json()
+    assert body["message"] == "1 image uploaded"
+    assert [(image["carId"], image["isPrimary"]) for image in body["images"]] == [(car["id"], True)]
 
 
 def test_upload_is_refused_to_other_sellers_buyers_and_anonymous_callers(client, factory, sql, car):
@@ -302,8 +306,10 @@ def test_list_images_in_display_order_with_urls(client, factory, car):
 
 
 def test_list_images_of_an_unknown_car_is_a_404_and_a_bad_id_a_400(client):
-    assert client.get("/api/cars/999/images").status_code == 404
-    assert client.get("/api/cars/x/images").status_code == 400
+    unknown, bad = client.get("/api/cars/999/images"), client.get("/api/cars/x/images")
+
+    assert (unknown.status_code, error_of(unknown)) == (404, "Not found")
+    assert (bad.status_code, error_of(bad)) == (400, "Invalid id in the URL: it must be a positive whole number")
 
 
 def test_the_file_route_serves_the_bytes_with_cache_headers_and_answers_304(client, factory, sql, seller, car):
@@ -335,10 +341,14 @@ def test_the_file_route_is_a_404_for_unknown_images_other_cars_and_plain_links(c
     linked = add_image(factory, car, with_file=False, image_url="/images/car1.png", display_order=1)
     other_car = factory.car(factory.user("seller"))
 
-    assert client.get(f"/api/cars/{car['id']}/images/999/file").status_code == 404
-    assert client.get(f"/api/cars/{other_car['id']}/images/{image['id']}/file").status_code == 404
-    assert client.get(f"/api/cars/{car['id']}/images/{linked['id']}/file").status_code == 404
-    assert client.get(f"/api/cars/{car['id']}/images/abc/file").status_code == 400
+    for path in (f"/api/cars/{car['id']}/images/999/file",
+                 f"/api/cars/{other_car['id']}/images/{image['id']}/file",
+                 f"/api/cars/{car['id']}/images/{linked['id']}/file"):
+        response = client.get(path)
+        assert (response.status_code, error_of(response)) == (404, "Image not found"), path
+    response = client.get(f"/api/cars/{car['id']}/images/abc/file")
+    assert response.status_code == 400
+    assert error_of(response) == "Invalid id in the URL: it must be a positive whole number"
 
 
 def test_stored_bytes_of_a_non_image_type_are_not_served_as_that_type(client, factory, car):
@@ -417,6 +427,7 @@ def test_invalid_image_edits_are_a_400(client, factory, seller, car, subtests):
             response = client.put(f"/api/cars/{car['id']}/images/{image['id']}", json=body, headers=headers)
 
             assert response.status_code == 400
+            assert list(response.get_json()["details"]) == list(body)
 
 
 def test_editing_an_image_of_another_car_or_an_unknown_image_is_a_404(client, factory, seller, car):

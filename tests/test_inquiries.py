@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+from support.app import error_of
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 FIELDS = {"id", "carId", "userId", "sellerId", "message", "status", "type", "requestedDate", "response",
@@ -177,6 +178,7 @@ def test_a_missing_message_is_refused(client, factory, buyer, car, recorder):
 def test_a_message_of_exactly_the_limit_is_accepted(client, factory, buyer, car, recorder):
     response = post_inquiry(client, factory.headers(buyer), carId=car["id"], message="x" * 5000)
     assert response.status_code == 200
+    assert response.get_json()["message"] == "x" * 5000
 
 
 @pytest.mark.parametrize("car_id", [None, "abc", 1.5, False, 0, -1, 2**31])
@@ -203,6 +205,7 @@ def test_an_inquiry_about_an_unknown_car_is_not_found(client, factory, buyer, sq
 def test_a_body_that_is_not_a_json_object_is_refused(client, factory, buyer, recorder):
     response = client.post("/api/inquiries", json=["carId", 1], headers=factory.headers(buyer))
     assert response.status_code == 400
+    assert error_of(response) == "The request body must be a JSON object"
 
 
 @pytest.mark.parametrize("method", ["get", "post"])

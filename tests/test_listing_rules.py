@@ -91,6 +91,8 @@ def test_a_buyer_reviews_a_public_car(client, factory, seller, status):
     response = client.post("/api/reviews", json={"carId": car["id"], "rating": 4, "comment": "Good"},
                            headers=factory.headers(factory.user("user")))
     assert response.status_code == 200
+    review = response.get_json()
+    assert (review["carId"], review["rating"], review["comment"]) == (car["id"], 4, "Good")
 
 
 @pytest.mark.parametrize("spelling", ["１", "١", "𝟏", "¹", "1\u200b"])

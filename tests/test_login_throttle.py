@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from support.app import error_of
 
 from cms.services import security
 
@@ -21,9 +22,23 @@ def login(client, email, password, ip="203.0.113.7", agent="pytest-browser"):
                        headers={"User-Agent": agent}, environ_base={"REMOTE_ADDR": ip})
 
 
+def assert_signed_in(response, email="victim@example.com"):
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["user"]["email"] == email
+
+
+def assert_wrong_password(response):
+    assert (response.status_code, error_of(response)) == (400, "Invalid credentials")
+
+
+def assert_throttled(response):
+    assert response.status_code == 429
+    assert error_of(response).startswith("Too many failed logins; try again in ")
+
+
 def test_five_failures_from_one_address_refuse_that_address_for_the_account(client, account, sql):
     for _ in range(security.MAX_FAILURES_PER_PAIR):
-        assert login(client, "victim@example.com", "wrong").status_code == 400
+        assert_wrong_password(login(client, "victim@example.com", "wrong"))
     refused = login(client, "Victim@Example.com", "Right-Passw0rd!")
     assert refused.status_code == 429
     retry_after = int(refused.headers["Retry-After"])
@@ -36,10 +51,10 @@ def test_five_failures_from_one_address_refuse_that_address_for_the_account(clie
 def test_a_successful_login_resets_the_count_for_the_account(client, account):
     for _ in range(security.MAX_FAILURES_PER_PAIR - 1):
         login(client, "victim@example.com", "wrong")
-    assert login(client, "victim@example.com", "Right-Passw0rd!").status_code == 200
+    assert_signed_in(login(client, "victim@example.com", "Right-Passw0rd!"))
     for _ in range(security.MAX_FAILURES_PER_PAIR - 1):
-        assert login(client, "victim@example.com", "wrong").status_code == 400
-    assert login(client, "victim@example.com", "Right-Passw0rd!").status_code == 200
+        assert_wrong_password(login(client, "victim@example.com", "wrong"))
+    assert_signed_in(login(client, "victim@example.com", "Right-Passw0rd!"))
 
 
 def test_failures_older_than_the_window_no_longer_count(client, account, factory):
@@ -47,21 +62,21 @@ def test_failures_older_than_the_window_no_longer_count(client, account, factory
     for _ in range(10):
         factory.row("auth_events", event_type="login_failure", email="victim@example.com", ip="203.0.113.7",
                     occurred_at=old)
-    assert login(client, "victim@example.com", "Right-Passw0rd!").status_code == 200
+    assert_signed_in(login(client, "victim@example.com", "Right-Passw0rd!"))
 
 
 def test_many_failures_from_one_address_refuse_it_but_not_other_addresses(client, account):
     for number in range(security.MAX_FAILURES_PER_ADDRESS):
-        assert login(client, f"nobody{number}@example.com", "guess", ip="198.51.100.9").status_code == 400
-    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.9").status_code == 429
-    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.10").status_code == 200
+        assert_wrong_password(login(client, f"nobody{number}@example.com", "guess", ip="198.51.100.9"))
+    assert_throttled(login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.9"))
+    assert_signed_in(login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.10"))
 
 
 def test_the_limit_holds_across_service_instances(make_app, account):
     first, second = make_app().test_client(), make_app().test_client()
     for client in (first, second, first, second, first):
-        assert login(client, "victim@example.com", "wrong").status_code == 400
-    assert login(second, "victim@example.com", "Right-Passw0rd!").status_code == 429
+        assert_wrong_password(login(client, "victim@example.com", "wrong"))
+    assert_throttled(login(second, "victim@example.com", "Right-Passw0rd!"))
 
 
 def test_every_attempt_is_recorded_with_time_email_address_and_agent(client, account, sql):
@@ -95,11 +110,11 @@ def test_a_forged_forwarded_for_header_neither_locks_nor_frees_an_address(client
         response = client.post("/api/auth/login", json={"email": f"spray{number}@example.com", "password": "x"},
                                headers={"X-Forwarded-For": f"10.0.0.{number}"},
                                environ_base={"REMOTE_ADDR": "198.51.100.20"})
-        assert response.status_code == 400
+        assert_wrong_password(response)
     # Rotating the header did not spread the failures: the real address is refused...
-    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.20").status_code == 429
+    assert_throttled(login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.20"))
     # ...and naming someone else's address in the header does not lock them out.
-    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.21").status_code == 200
+    assert_signed_in(login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.21"))
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_counts(make_app, account, sql):
@@ -111,10 +126,12 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(make_app, account, 
 
 def test_a_stranger_guessing_does_not_keep_the_owner_out(client, account):
     for _ in range(security.MAX_FAILURES_PER_PAIR + 3):
-        assert login(client, "victim@example.com", "guess", ip="198.51.100.66").status_code in (400, 429)
-    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.66").status_code == 429
+        response = login(client, "victim@example.com", "guess", ip="198.51.100.66")
+        assert (response.status_code, error_of(response).split(";")[0]) in (
+            (400, "Invalid credentials"), (429, "Too many failed logins"))
+    assert_throttled(login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.66"))
     # The owner, from their own address, right away:
-    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="203.0.113.7").status_code == 200
+    assert_signed_in(login(client, "victim@example.com", "Right-Passw0rd!", ip="203.0.113.7"))
 
 
 def failures_from_many_addresses(factory, count: int, seconds_ago: float) -> None:
@@ -140,7 +157,7 @@ def test_failures_from_many_addresses_slow_the_account_progressively_without_loc
 
 def test_once_the_delay_has_passed_the_owner_logs_in(client, account, factory):
     failures_from_many_addresses(factory, 40, seconds_ago=security.MAX_ACCOUNT_DELAY_SECONDS + 1)
-    assert login(client, "victim@example.com", "Right-Passw0rd!", ip="203.0.113.50").status_code == 200
+    assert_signed_in(login(client, "victim@example.com", "Right-Passw0rd!", ip="203.0.113.50"))
 
 
 def test_the_delay_grows_with_the_failures_and_has_a_ceiling():

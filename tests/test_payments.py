@@ -92,6 +92,9 @@ def test_checkout_creates_an_order_awaiting_payment_at_the_car_price(client, fac
 def test_checkout_accepts_the_car_id_as_a_digit_string(client, factory, people):
     response = checkout(client, factory, people["buyer"], str(people["car"]["id"]))
     assert response.status_code == 200
+    order = response.get_json()["order"]
+    assert (order["carId"], order["buyerId"], order["status"]) == (people["car"]["id"], people["buyer"]["id"],
+                                                                  "pending_payment")
 
 
 def test_a_second_checkout_of_the_same_car_returns_the_open_order(client, factory, people, sql):
@@ -160,6 +163,8 @@ def test_confirming_accepts_the_order_id_as_a_digit_string(client, factory, peop
     order = make_order(factory, people["car"], people["buyer"])
     response = confirm(client, factory, people["buyer"], str(order["id"]))
     assert response.status_code == 200
+    body = response.get_json()
+    assert (body["message"], body["order"]["id"], body["order"]["status"]) == ("Payment confirmed", order["id"], "paid")
 
 
 def test_a_payment_cancels_the_other_buyers_open_orders_for_the_car(client, factory, people, sql):

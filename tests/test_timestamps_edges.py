@@ -23,6 +23,7 @@ def test_out_of_range_settings_dates_are_refused(client, factory, admin):
     response = client.put("/api/admin/settings", headers=factory.headers(admin),
                           json={"discountStartsAt": "0001-01-01T00:00:00+01:00"})
     assert response.status_code == 400
+    assert response.get_json()["details"] == {"discountStartsAt": ["Not a valid datetime."]}
 
 
 def test_out_of_range_document_dates_are_refused(client, factory):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from support.app import error_of
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 PROFILE_KEYS = {"id", "name", "email", "role", "phone", "address", "avatar"}
@@ -140,10 +141,11 @@ def test_admin_lists_every_user_without_secrets(client, factory, sql):
 
 
 def test_user_list_needs_an_admin(client, factory):
-    assert client.get("/api/users").status_code == 401
+    anonymous = client.get("/api/users")
+    assert (anonymous.status_code, error_of(anonymous)) == (401, "No token")
     for role in ("user", "seller"):
         response = client.get("/api/users", headers=factory.headers(factory.user(role)))
-        assert response.status_code == 403
+        assert (response.status_code, error_of(response)) == (403, "Forbidden")
 
 
 def test_patch_profile_accepts_the_whole_profile_sent_back_by_the_form(client, factory, sql):

@@ -120,3 +120,10 @@ def atob_payload(token: str) -> dict:
     assert "-" not in payload and "_" not in payload, "atob cannot read base64url's - and _"
     padded = payload + "=" * (-len(payload) % 4)
     return json.loads(base64.b64decode(padded, validate=True))
+
+
+def error_of(response) -> str:
+    """The message of a JSON error body ({error, details?}); fails on any other body."""
+    body = response.get_json()
+    assert isinstance(body, dict) and "error" in body and set(body) <= {"error", "details"}, body
+    return body["error"]
