@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TEST_JWT_SECRET
-from helpers_db import free_port
+from support.app import TEST_JWT_SECRET
+from support.live_server import free_port
 
 from cms import resources
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import database_url_for, drop_database, unique_database_name
-from helpers_db import free_port
+from support.databases import database_url_for, drop_database, unique_database_name
+from support.live_server import free_port
 
 from cms import resources
 
