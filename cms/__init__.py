@@ -65,7 +65,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
         max_age=600,
     )
 
-    db.init_app(app, pool or db.open_pool(settings))
+    db.init_app(app, pool or db.open_pool(settings), db.open_replicas(settings))
     auth.init_app(app)
     errors.register_error_handlers(app)
     notifications.init_app(app)

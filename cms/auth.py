@@ -126,13 +126,16 @@ def load_user_from_request(req) -> User | None:
     if payload is None:
         g.auth_error = "Invalid token"
         return None
-    row = users_repo.get_user(db.connection(), payload["id"])
+    # The primary, also in a handler that reads from replicas: whether the account is still active,
+    # and where its last write is (a replica serves this user only once it has replayed that).
+    row = users_repo.get_user(db.primary_connection(), payload["id"])
     if row is None:
         g.auth_error = "Invalid token"
         return None
     if not row["is_active"]:
         g.auth_error = "Account is deactivated"
         return None
+    db.note_user(row["id"], row["last_write_lsn"])
     return User(row)
 
 
@@ -160,6 +163,8 @@ def roles_required(*roles: str) -> Callable:
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    # cms.db asks for the caller before it picks a replica (read-your-writes, see db.replica_reads).
+    app.extensions["cms.load_user"] = lambda: current_user.is_authenticated
     # flask-login refuses inactive users by itself; let the loader explain instead.
     app.config.setdefault("LOGIN_DISABLED", False)
 

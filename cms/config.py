@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 MIN_SECRET_BYTES = 32
 MIN_BCRYPT_ROUNDS = 10
+# session: a direct server or session pooling; transaction: behind a transaction pooler (PgBouncer).
+POOL_MODES = ("session", "transaction")
 
 
 class ConfigError(Exception):
@@ -87,6 +89,12 @@ class Settings:
     notifications_worker_thread: bool = True
     trusted_proxies: int = 0
     allowed_hosts: tuple[str, ...] = ()
+    # Scale-out (docs/scaling.md): "transaction" behind a transaction pooler (PgBouncer);
+    # session tools (migrations, backup, demo data) then need the direct URL.
+    db_pool_mode: str = "session"
+    database_direct_url: str = ""
+    database_replica_urls: tuple[str, ...] = ()
+    replica_max_lag_seconds: float = 5.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -128,6 +136,12 @@ def load_settings(dotenv_path: str | None = None) -> Settings:
         notifications_worker_thread=_bool("NOTIFICATIONS_WORKER_THREAD", True),
         trusted_proxies=_int("TRUSTED_PROXIES", 0, minimum=0, maximum=10),
         allowed_hosts=tuple(h.strip().lower() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()),
+        db_pool_mode=os.environ.get("DB_POOL_MODE", "session").strip().lower() or "session",
+        database_direct_url=os.environ.get("DATABASE_DIRECT_URL", "").strip(),
+        database_replica_urls=tuple(
+            url.strip() for url in os.environ.get("DATABASE_REPLICA_URL", "").split(",") if url.strip()
+        ),
+        replica_max_lag_seconds=_float("DB_REPLICA_MAX_LAG_SECONDS", 5.0, minimum=0.0),
     )
 
 
@@ -151,6 +165,8 @@ def validate(settings: Settings) -> Settings:
             MIN_SECRET_BYTES,
         )
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(48))
+    if settings.db_pool_mode not in POOL_MODES:
+        raise ConfigError(f"DB_POOL_MODE must be session or transaction, got {settings.db_pool_mode!r}")
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {settings.log_level!r}")
     return settings

@@ -77,6 +77,15 @@ class PoolStatsSchema(Schema):
     max = fields.Integer()
 
 
+class ReplicaStatusSchema(Schema):
+    """One read replica of DATABASE_REPLICA_URL, as last checked."""
+
+    name = fields.String(required=True, metadata={"description": "its URL without the password"})
+    state = fields.String(required=True, metadata={"enum": ["ok", "down", "lagging", "promoted", "unknown"]})
+    lagSeconds = fields.Float(allow_none=True, required=True)
+    error = fields.String(allow_none=True, required=True)
+
+
 class PingSchema(Schema):
     """GET /ping; on 503 status is "degraded", database "disconnected" and error says why."""
 
@@ -92,6 +101,8 @@ class HealthDetailsSchema(PingSchema):
     databaseVersion = fields.String()
     migrationVersion = fields.String(allow_none=True)
     pool = fields.Nested(PoolStatsSchema)
+    replicas = fields.List(fields.Nested(ReplicaStatusSchema),
+                           metadata={"description": "only with DATABASE_REPLICA_URL: each replica's state and lag"})
 
 
 class ImagesUploadedSchema(Schema):

@@ -91,11 +91,13 @@ def ensure_can_manage(car: dict | None) -> dict:
 
 
 @bp.get("")
+@db.replica_reads
 def list_cars():
     return car_list_response()
 
 
 @bp.get("/<id:car_id>")
+@db.replica_reads
 def get_car(car_id: int):
     car = cars_repo.get_car_detail(db.connection(), car_id)
     if car is None:

@@ -1,4 +1,5 @@
-"""GET /ping (public liveness, the contract's shape) and GET /api/admin/health (the details)."""
+"""GET /ping (public liveness, the contract's shape) and GET /api/admin/health (the details, with each
+read replica's state and lag)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def ping():
 @bp.get("/api/admin/health")
 @roles_required("admin")
 def health_details():
-    """/ping plus PostgreSQL's version, the applied migration and this process's pool figures."""
+    """/ping plus PostgreSQL's version, the applied migration, this process's pool figures and, with
+    DATABASE_REPLICA_URL, each replica's state and lag."""
     pool = db.get_pool()
     stats = pool.get_stats()
     pool_stats = {
@@ -51,17 +53,22 @@ def health_details():
         "waiting": stats.get("requests_waiting", 0),
         "max": pool.max_size,
     }
+    replicas = db.get_replicas()
+    if replicas is not None:
+        pool_stats_and_replicas = {"pool": pool_stats, "replicas": replicas.report()}
+    else:
+        pool_stats_and_replicas = {"pool": pool_stats}
     try:
         conn = db.connection()
         version = db.server_version(conn)
         migration = db.applied_migration(conn)
     except (psycopg.Error, PoolTimeout) as error:
-        return _down(error, pool=pool_stats)
+        return _down(error, **pool_stats_and_replicas)
     return jsonify({
         "status": "alive",
         "database": "connected",
         "timestamp": _now(),
         "databaseVersion": version,
         "migrationVersion": migration,
-        "pool": pool_stats,
+        **pool_stats_and_replicas,
     })

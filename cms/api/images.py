@@ -23,6 +23,7 @@ SAFE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 
 
 @bp.get("")
+@db.replica_reads
 def list_images(car_id: int):
     conn = db.connection()
     if cars_repo.get_car(conn, car_id) is None:
@@ -92,6 +93,7 @@ def delete_image(car_id: int, image_id: int):
 
 
 @bp.get("/<id:image_id>/file")
+@db.replica_reads
 def image_file(car_id: int, image_id: int):
     known = request.if_none_match
     known_etags = () if known.star_tag else known.as_set(include_weak=True)

@@ -22,6 +22,7 @@ bp = Blueprint("reviews", __name__, url_prefix="/api/reviews")
 
 
 @bp.get("/car/<id:car_id>")
+@db.replica_reads
 def list_car_reviews(car_id: int):
     conn = db.connection()
     if not cars_repo.car_exists(conn, car_id):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from cms.cli.common import database_url
+from cms.cli.common import session_database_url
 from cms.operations import backup as backups
 
 
@@ -20,11 +20,11 @@ def _progress(quiet: bool):
               help="Keep only the N newest backups of this database in the directory; delete older ones.")
 @click.option("--quiet", is_flag=True, help="No progress lines; print only the result.")
 def backup(directory: str, keep: int | None, quiet: bool) -> None:
-    """Back up the whole database at DATABASE_URL with pg_dump (custom format).
+    """Back up the whole database (DATABASE_DIRECT_URL, else DATABASE_URL) with pg_dump (custom format).
 
     The file is named cms-<database>-<UTC time>.dump; it appears only once the dump is complete.
     """
-    url = database_url()
+    url = session_database_url("cms backup (pg_dump)")
     try:
         result = backups.backup_database(url, directory, keep=keep, progress=_progress(quiet))
     except backups.BackupError as error:
@@ -63,9 +63,9 @@ def restore(file: str, target_url: str | None, target_db: str | None, force: boo
         if target_url:
             url = target_url
         elif target_db:
-            url = backups.with_database(database_url(), target_db)
+            url = backups.with_database(session_database_url("cms restore (pg_restore)"), target_db)
         else:
-            url = database_url()
+            url = session_database_url("cms restore (pg_restore)")
         result = backups.restore_database(file, url, force=force, no_privileges=no_privileges,
                                           progress=_progress(quiet))
     except backups.BackupError as error:

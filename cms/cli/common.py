@@ -26,6 +26,18 @@ def database_url(required: bool = True) -> str:
     return url
 
 
+def session_database_url(tool: str) -> str:
+    """The database for a tool that needs a session on PostgreSQL itself (db.direct_url):
+    DATABASE_DIRECT_URL, else DATABASE_URL, refused when that goes through a transaction pooler."""
+    try:
+        url = db.direct_url(settings(), tool)
+    except db.SessionRequired as error:
+        raise click.ClickException(str(error)) from None
+    if not url:
+        raise click.ClickException("DATABASE_URL is not set (see .env.example)")
+    return url
+
+
 def run_dbmate(url: str, *args: str) -> None:
     """dbmate on the migrations; its output passed through, its exit status kept."""
     result = db.run_dbmate(url, *args, check=False)

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from cms.cli.common import settings
+from cms.cli.common import session_database_url
 from cms.db import redact
 from cms.operations.demo_data import DEMO_PASSWORD, DemoDataError, DemoPlan, generate
 
@@ -25,8 +25,8 @@ PHASE_LABELS = {"cars": "cars and their rows", "favorites": "favorites (buyers)"
               help="Cars per transaction.")
 @click.option("--password", default=DEMO_PASSWORD, show_default=True,
               help="Password of every demo account (hashed once, bcrypt cost 10).")
-@click.option("--database-url", envvar="DATABASE_URL", default=None,
-              help="Database to fill (default: DATABASE_URL).")
+@click.option("--database-url", default=None,
+              help="Database to fill (default: DATABASE_DIRECT_URL, else DATABASE_URL).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def demo_data(cars: int, seed: int, jobs: int, batch_size: int, password: str, database_url: str | None,
               yes: bool) -> None:
@@ -35,9 +35,7 @@ def demo_data(cars: int, seed: int, jobs: int, batch_size: int, password: str, d
     Set-based SQL (generate_series) in batches; 1,000,000 cars take a few minutes on 2 cores.
     Demo accounts: demo.admin@example.com, demo.seller<k>@example.com, demo.buyer<k>@example.com.
     """
-    url = database_url or settings().database_url
-    if not url:
-        raise click.ClickException("DATABASE_URL is not set (or pass --database-url)")
+    url = database_url or session_database_url("cms demo-data (temporary tables)")
     plan = DemoPlan(cars=cars, seed=seed, jobs=jobs, batch_size=batch_size, password=password)
     if not yes:
         # the accounts share one known password: never by accident on a real database

@@ -4,7 +4,8 @@
 - `rows`: run a named query on a connection (`fetch_one`, `fetch_all`, `fetch_rows`, ...).
 - `session`: `connect()`, the one way to open a one-off connection, with the session
   settings and timeouts the pool uses too.
-- `pool`: the process's pool, the request's connection and `transaction()`.
+- `pool`: the process's pool, the request's connection and `transaction()`; handlers that
+  tolerate lag declare `@replica_reads` and read from a replica (`replicas`: DATABASE_REPLICA_URL).
 - `migrations`: dbmate, seed.sql and the start-up check of the schema version.
 
 Callers import from here (`from cms import db`; `db.transaction()`, `db.connect(url)`).
@@ -23,10 +24,31 @@ from cms.db.migrations import (
     run_seed,
     server_version,
 )
-from cms.db.pool import check_borrowed_connection, connection, get_pool, init_app, open_pool, transaction
+from cms.db.pool import (
+    check_borrowed_connection,
+    connection,
+    get_pool,
+    get_replicas,
+    init_app,
+    note_user,
+    open_pool,
+    open_replicas,
+    primary_connection,
+    replica_reads,
+    transaction,
+)
 from cms.db.queries import QUERIES, Query, QueryFileError, load_queries, parse_query_file, query
 from cms.db.rows import execute, fetch_all, fetch_one, fetch_rows, fetch_value
-from cms.db.session import connect, one_line, redact, session_options
+from cms.db.session import (
+    SessionRequired,
+    connect,
+    connection_kwargs,
+    direct_url,
+    one_line,
+    redact,
+    role_settings_statements,
+    session_options,
+)
 from cms.resources import ROOT
 
 __all__ = [
@@ -35,4 +57,6 @@ __all__ = [
     "execute", "fetch_all", "fetch_one", "fetch_rows", "fetch_value", "get_pool", "init_app",
     "latest_migration_file_version", "load_queries", "one_line", "open_pool", "parse_query_file", "query", "redact",
     "run_dbmate", "run_seed", "server_version", "session_options", "transaction",
+    "SessionRequired", "connection_kwargs", "direct_url", "get_replicas", "note_user", "open_replicas",
+    "primary_connection", "replica_reads", "role_settings_statements",
 ]

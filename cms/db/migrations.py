@@ -12,7 +12,7 @@ import psycopg
 
 from cms.db.queries import query
 from cms.db.rows import fetch_one, fetch_value
-from cms.db.session import connect, one_line, redact
+from cms.db.session import check_session_settings, connect, one_line, redact
 from cms.resources import MIGRATIONS_DIR, SEED_FILE  # the checkout's files, or the wheel's copy
 
 LATEST_MIGRATION = query("latest_migration")
@@ -37,6 +37,11 @@ def check_database(settings) -> None:
     """
     try:
         with connect(settings.database_url, settings=settings) as conn:
+            # Through a transaction pooler the session settings come from the role: refuse to run
+            # without them (no statement timeout, another time zone or date format otherwise).
+            wrong_settings = check_session_settings(conn, settings) if settings.db_pool_mode == "transaction" else None
+            if wrong_settings:
+                raise StartupError(wrong_settings)
             applied = applied_migration(conn)
     except psycopg.errors.UndefinedTable:
         raise StartupError(

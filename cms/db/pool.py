@@ -1,19 +1,26 @@
-"""The process's connection pool, the request's connection and transaction()."""
+"""The process's connection pool, the request's connection and transaction(), and the routing of
+lag-tolerant reads to replicas (replica_reads)."""
 
 from __future__ import annotations
 
 import atexit
+import functools
+import logging
 import select
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
-from flask import Flask, current_app, g
-from psycopg_pool import ConnectionPool
+from flask import Flask, current_app, g, request
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from cms.db.migrations import StartupError, check_database
-from cms.db.session import connection_kwargs, redact
+from cms.db.queries import query
+from cms.db.replicas import ReplicaSet, lsn_value
+from cms.db.session import connection_kwargs, one_line, redact
+
+log = logging.getLogger(__name__)
 
 
 def open_pool(settings) -> ConnectionPool:
@@ -80,7 +87,19 @@ def get_pool() -> ConnectionPool:
 
 
 def connection() -> psycopg.Connection:
-    """The request's connection (autocommit; borrowed once, returned at teardown)."""
+    """The request's connection (autocommit; borrowed once, returned at teardown).
+
+    In a handler declared with @replica_reads, a replica's connection when one may serve it.
+    """
+    if g.get("db_replica_ok"):
+        conn = _replica_connection()
+        if conn is not None:
+            return conn
+    return primary_connection()
+
+
+def primary_connection() -> psycopg.Connection:
+    """The request's connection to the primary, whatever the handler declared."""
     if "db_conn" not in g:
         g.db_conn = get_pool().getconn()
     return g.db_conn
@@ -98,10 +117,107 @@ def _return_connection(_exc: BaseException | None) -> None:
     conn = g.pop("db_conn", None)
     if conn is not None:
         get_pool().putconn(conn)
+    _return_replica_connection()
 
 
-def init_app(app: Flask, pool: ConnectionPool) -> None:
-    """Attach the pool to the app, return connections after each request, close the pool at exit."""
+def init_app(app: Flask, pool: ConnectionPool, replicas: ReplicaSet | None = None) -> None:
+    """Attach the pool (and the replicas, if any) to the app, return connections after each request,
+    close the pools at exit."""
     app.extensions["cms.pool"] = pool
     app.teardown_appcontext(_return_connection)
     atexit.register(pool.close)
+    if replicas is not None:
+        app.extensions["cms.replicas"] = replicas
+        app.after_request(_mark_user_write)
+        atexit.register(replicas.close)
+
+
+# --- read replicas ---------------------------------------------------------------------------------
+
+# A request with another method, by a signed-in user, records the user's write position (see
+# _mark_user_write); reads of theirs then use only a replica that has replayed it.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MARK_USER_WRITE = query("mark_user_write")
+
+
+def open_replicas(settings) -> ReplicaSet | None:
+    """A pool per DATABASE_REPLICA_URL (opened in the background: a replica that is down at start-up
+    is only skipped), or None without replicas."""
+    if not settings.database_replica_urls:
+        return None
+    return ReplicaSet(settings.database_replica_urls, connection_kwargs(settings), max_size=settings.pool_max_size,
+                      max_lag=settings.replica_max_lag_seconds, check=check_borrowed_connection, configure=_mark_idle)
+
+
+def get_replicas() -> ReplicaSet | None:
+    return current_app.extensions.get("cms.replicas")
+
+
+def replica_reads(view: Callable) -> Callable:
+    """Declare a handler that only reads and tolerates replication lag: its connection() may be a replica's.
+
+    A replica serves it when one is usable (up, still a replica, within DB_REPLICA_MAX_LAG_SECONDS)
+    and the caller is anonymous or the replica has replayed their last write (read-your-writes);
+    otherwise the primary does. If the replica fails during the handler (stopped, restarted, cut
+    off), the handler runs again on the primary: it only reads, so that is safe, and no request
+    fails because of a replica.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        g.db_replica_ok = True
+        try:
+            return view(*args, **kwargs)
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            if "db_read_conn" not in g:
+                raise
+            _return_replica_connection(broken=error)
+            g.db_replica_ok = False
+            return view(*args, **kwargs)
+
+    return wrapper
+
+
+def note_user(user_id: int, last_write_lsn: str | None) -> None:
+    """Called by the token loader: the signed-in user and the WAL position of their last write."""
+    g.db_user_id = user_id
+    g.db_user_write_lsn = last_write_lsn
+
+
+def _replica_connection() -> psycopg.Connection | None:
+    if "db_read_conn" in g:
+        return g.db_read_conn
+    if g.get("db_read_decided"):
+        return None
+    g.db_read_decided = True
+    replicas = get_replicas()
+    if replicas is None:
+        return None
+    load_user = current_app.extensions.get("cms.load_user")
+    if load_user is not None:
+        load_user()  # the token loader (on the primary) calls note_user() for a signed-in caller
+    chosen = replicas.choose(floor=lsn_value(g.get("db_user_write_lsn")))
+    if chosen is None:
+        return None
+    g.db_replica, g.db_read_conn = chosen
+    return g.db_read_conn
+
+
+def _return_replica_connection(broken: BaseException | None = None) -> None:
+    conn = g.pop("db_read_conn", None)
+    replica = g.pop("db_replica", None)
+    if conn is not None:
+        get_replicas().give_back(replica, conn, broken=broken)
+
+
+def _mark_user_write(response):
+    """After a signed-in user's writing request: record the primary's WAL position for them, so that
+    their next reads, on any instance, use only a replica that has replayed this write."""
+    user_id = g.get("db_user_id")
+    if user_id is None or request.method in SAFE_METHODS or response.status_code >= 400:
+        return response
+    try:
+        primary_connection().execute(MARK_USER_WRITE.sql, {"user_id": user_id})
+    except (psycopg.Error, PoolTimeout) as error:  # the write itself is done: answer it, say what was missed
+        log.warning("could not record the write position of user %s: %s", user_id, one_line(error))
+    return response

@@ -103,7 +103,7 @@ def _client_arguments(url: str) -> tuple[str, dict[str, str]]:
 
 def _connect(url: str) -> psycopg.Connection:
     try:
-        return db.connect(url, connect_timeout=CONNECT_TIMEOUT)
+        return db.connect(url, connect_timeout=CONNECT_TIMEOUT, direct=True)
     except psycopg.OperationalError as error:
         raise BackupError(f"cannot connect to {describe(url)}: {str(error).strip()}") from None
 
@@ -314,7 +314,7 @@ def _maintenance_connection(url: str) -> psycopg.Connection:
     failures = []
     for name in MAINTENANCE_DATABASES:
         try:
-            return db.connect(with_database(url, name), connect_timeout=CONNECT_TIMEOUT)
+            return db.connect(with_database(url, name), connect_timeout=CONNECT_TIMEOUT, direct=True)
         except psycopg.OperationalError as error:
             failures.append(str(error).strip())
     params = _params(url)

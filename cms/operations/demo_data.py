@@ -119,7 +119,7 @@ def connect(database_url: str) -> psycopg.Connection:
     No statement timeout: at a million cars a batch or the final VACUUM (ANALYZE) runs longer
     than any request may.
     """
-    conn = db.connect(database_url, statement_timeout_ms=0)
+    conn = db.connect(database_url, statement_timeout_ms=0, direct=True)
     for name in SESSION_SETUP:
         _run(conn, name)
     return conn
@@ -129,7 +129,7 @@ def check_schema(database_url: str) -> None:
     """Raise DemoDataError unless the database answers and has every migration applied."""
     expected = latest_migration_file_version()
     try:
-        with db.connect(database_url) as conn:
+        with db.connect(database_url, direct=True) as conn:
             applied = db.applied_migration(conn)
     except psycopg.errors.UndefinedTable:
         raise DemoDataError("the database has no schema: run the migrations first (cms db up)") from None

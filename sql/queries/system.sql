@@ -9,3 +9,25 @@ LIMIT 1;
 -- name: server_version
 -- PostgreSQL server version string (one value). Used by: GET /ping.
 SELECT current_setting('server_version') AS version;
+
+-- name: session_settings
+-- The server-side values of the named settings in this session (lower-case names), with the
+-- role and database they were read for. Used by: the start-up check in DB_POOL_MODE=transaction.
+SELECT
+    lower(name) AS name,
+    setting,
+    current_user AS role_name,
+    current_database() AS database_name
+FROM pg_settings
+WHERE lower(name) = any(%(names)s::text[]);
+
+-- name: replica_status
+-- Whether this server is a replica, the WAL position it has replayed and its lag in seconds
+-- (0 when it has replayed all it received). Used by: read routing to replicas, GET /ping.
+SELECT
+    pg_is_in_recovery() AS in_recovery,
+    pg_last_wal_replay_lsn()::text AS replayed_lsn,
+    CASE
+        WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+        ELSE coalesce(extract(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
+    END::float8 AS lag_seconds;

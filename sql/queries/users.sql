@@ -1,9 +1,12 @@
 -- name: get_user
 -- One user by id, without the password hash (or no row).
 -- Used by: every authenticated request (token loader), GET /api/users/profile.
-SELECT *
+SELECT
+    user_rows.*,
+    users.last_write_lsn::text AS last_write_lsn
 FROM user_rows
-WHERE id = %(id)s;
+INNER JOIN users ON user_rows.id = users.id
+WHERE user_rows.id = %(id)s;
 
 -- name: find_user_for_login
 -- One user by email, compared trimmed and case-insensitively, with the hash.
@@ -70,3 +73,9 @@ SELECT
     created_at
 FROM users
 ORDER BY id;
+
+-- name: mark_user_write
+-- Record the primary's current WAL position as the user's last write (nothing returned).
+-- Used by: every writing request of a signed-in user when read replicas are configured. Index: users_pkey.
+UPDATE users SET last_write_lsn = pg_current_wal_insert_lsn()
+WHERE id = %(user_id)s;

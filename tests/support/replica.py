@@ -126,10 +126,18 @@ class StreamingPair:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-def replica_commits(url: str) -> int:
-    """pg_stat_database.xact_commit of the URL's database on that server (transactions it ran)."""
-    with psycopg.connect(url, autocommit=True) as conn:
+def commits(node: Node, database: str = "cms") -> int:
+    """pg_stat_database.xact_commit of `database` on that server (the transactions it ran), read from
+    the `postgres` database so that reading it adds none."""
+    with psycopg.connect(node.url("postgres"), autocommit=True) as conn:
         # Statistics are cached for the rest of a transaction; autocommit reads them fresh.
+        return conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = %s", (database,)).fetchone()[0]
+
+
+def client_backends(node: Node, database: str = "cms") -> int:
+    """How many client connections `database` on that server has now."""
+    with psycopg.connect(node.url("postgres"), autocommit=True) as conn:
         return conn.execute(
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+            (database,),
         ).fetchone()[0]
