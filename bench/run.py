@@ -44,6 +44,7 @@ from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "tests"))  # the private PgBouncer and replica of tests/support
 
 import bcrypt  # noqa: E402
 import psycopg  # noqa: E402
@@ -51,6 +52,7 @@ from psycopg import sql as pgsql  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
 from cms import db as cms_db  # noqa: E402
+from cms.config import load_settings  # noqa: E402
 from cms.db import parse_query_file  # noqa: E402
 from cms.operations.demo_data import DEMO_PASSWORD, DEMO_SQL_FILE, DemoPlan, demo_email, generate  # noqa: E402
 
@@ -77,6 +79,17 @@ ROUTES = (
     ("checkout", "POST checkout + confirm-payment (per request)", False),
     ("full_list", "GET /api/cars (no limit, every car)", False),
 )
+# Read routes measured again behind PgBouncer and with a streaming replica (--topologies).
+SCALE_OUT_ROUTES = ("newest", "brand_price", "search", "detail", "reviews")
+TOPOLOGIES = {
+    "direct": "gunicorn → PostgreSQL (the shared server; the tables above)",
+    "pgbouncer": "gunicorn → PgBouncer 1.18 (pool_mode=transaction, 8 server connections) → the same server, "
+                 "DB_POOL_MODE=transaction",
+    "primary": "gunicorn → a private PostgreSQL (initdb, fsync off) holding the same 10k demo cars",
+    "replica": "the same private primary plus a streaming replica (pg_basebackup -R) in DATABASE_REPLICA_URL: "
+               "these anonymous reads go to the replica",
+}
+PGBOUNCER_POOL_SIZE = 8
 BRANDS = ("Toyota", "Volkswagen", "BMW", "Ford", "Skoda", "Audi", "Kia", "Honda")
 PRICE_RANGES = ((5000, 15000), (10000, 25000), (20000, 40000))
 SEARCH_TERMS = (
@@ -184,7 +197,7 @@ class Server:
 
 
 @contextmanager
-def running_server(url: str, workers: int, threads: int, pool_max: int, log_dir: Path):
+def running_server(url: str, workers: int, threads: int, pool_max: int, log_dir: Path, extra_env: dict | None = None):
     port = free_port()
     log_path = log_dir / f"gunicorn-{port}.log"
     env = {
@@ -197,6 +210,7 @@ def running_server(url: str, workers: int, threads: int, pool_max: int, log_dir:
         "DB_POOL_MIN": str(threads),
         "DB_POOL_MAX": str(pool_max),
         "TELEGRAM_ENABLED": "false",
+        **(extra_env or {}),
     }
     command = [
         str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
@@ -381,9 +395,23 @@ class SizeRun:
 
     def run_all(self, full_list: bool) -> None:
         options = self.options
+        self.run_reads()
         buyer_emails = [demo_email("user", k) for k in range(1, BUYERS_USED + 1)]
         tokens = [self.login(email) for email in buyer_emails]
+        if self.wanted("favorites"):
+            self.measure("favorites", [("GET", "/api/favorites", token, "") for token in tokens])
+        if self.wanted("login"):
+            self.measure("login", [
+                ("POST", "/api/auth/login", "", json.dumps({"email": email, "password": DEMO_PASSWORD}))
+                for email in buyer_emails
+            ])
+        if self.wanted("checkout"):
+            self.measure_checkout(tokens[: options.threads])
+        if full_list and self.wanted("full_list"):
+            self.measure_full_list()
 
+    def run_reads(self) -> None:
+        """The anonymous read routes (the ones the scale-out topologies are measured on too)."""
         if self.wanted("newest"):
             self.measure("newest", [("GET", "/api/cars?limit=20", "", "")])
         if self.wanted("brand_price"):
@@ -398,17 +426,6 @@ class SizeRun:
         if self.wanted("reviews"):
             self.measure("reviews", [("GET", f"/api/reviews/car/{car_id}", "", "")
                                      for car_id in self.reviewed_cars(500)])
-        if self.wanted("favorites"):
-            self.measure("favorites", [("GET", "/api/favorites", token, "") for token in tokens])
-        if self.wanted("login"):
-            self.measure("login", [
-                ("POST", "/api/auth/login", "", json.dumps({"email": email, "password": DEMO_PASSWORD}))
-                for email in buyer_emails
-            ])
-        if self.wanted("checkout"):
-            self.measure_checkout(tokens[: options.threads])
-        if full_list and self.wanted("full_list"):
-            self.measure_full_list()
 
     def measure_checkout(self, tokens: list[str]) -> None:
         options = self.options
@@ -600,6 +617,90 @@ def bcrypt_facts(url: str) -> dict[str, object]:
     return {"cost": cost, "check_ms": per_check * 1000, "ceiling_per_s": (os.cpu_count() or 1) / per_check}
 
 
+# --- scale-out: PgBouncer and a read replica ---------------------------------------
+
+def scale_out_runs(label: str, direct: SizeRun, options: Options, work_dir: Path,
+                   topologies: list[str]) -> dict[str, SizeRun]:
+    """The read routes again behind PgBouncer (transaction pooling) and with a streaming replica.
+
+    PgBouncer sits in front of the same database as the direct run. A replica cannot be added to the
+    shared server, so the replica line runs on a private primary + replica pair (tests/support/replica.py)
+    filled with the same demo data, next to a line on that private primary alone."""
+    from support.pgbouncer import PgBouncer, find_pgbouncer
+    from support.replica import StreamingPair, commits
+
+    only = (direct.only or set(SCALE_OUT_ROUTES)) & set(SCALE_OUT_ROUTES)
+    runs: dict[str, SizeRun] = {}
+    if not only:
+        return runs
+
+    def measure(name: str, db_url: str, server_url: str, extra_env: dict) -> SizeRun:
+        log(f"{label} {name}: starting gunicorn")
+        with running_server(server_url, options.workers, options.server_threads, options.pool_max, work_dir,
+                            extra_env) as server:
+            run = SizeRun(f"{label}-{name}", db_url, server, options, work_dir)
+            run.only = only
+            run.run_reads()
+        return run
+
+    if "pgbouncer" in topologies:
+        binary = find_pgbouncer()
+        if not binary:
+            log("pgbouncer is not installed (apt-get install pgbouncer): no PgBouncer line")
+        else:
+            settings = load_settings().with_overrides(database_url=direct.url, db_pool_mode="transaction")
+            with psycopg.connect(direct.url, autocommit=True) as conn:
+                for statement in cms_db.role_settings_statements(settings, conn):
+                    conn.execute(statement)  # what docs/scaling.md asks of an operator
+            bouncer = PgBouncer(binary=binary, pool_size=PGBOUNCER_POOL_SIZE).start()
+            try:
+                runs["pgbouncer"] = measure("pgbouncer", direct.url, bouncer.url(direct.url.rsplit("/", 1)[1]),
+                                            {"DB_POOL_MODE": "transaction"})
+            finally:
+                bouncer.stop()
+    if {"primary", "replica"} & set(topologies):
+        log(f"{label}: building a private primary + streaming replica with {SIZES[label]:,} demo cars ...")
+        pair = StreamingPair()
+        try:
+            pair.build()
+            cms_db.run_dbmate(pair.primary.url(), "up")
+            generate(pair.primary.url(), DemoPlan(cars=SIZES[label], seed=SEED, jobs=max(1, os.cpu_count() or 2)))
+            pair.wait_for_replay(timeout=300)
+            if "primary" in topologies:
+                runs["primary"] = measure("primary", pair.primary.url(), pair.primary.url(), {})
+            if "replica" in topologies:
+                before = commits(pair.replica)
+                runs["replica"] = measure("replica", pair.primary.url(), pair.primary.url(),
+                                          {"DATABASE_REPLICA_URL": pair.replica.url()})
+                runs["replica"].notes["replica_commits"] = commits(pair.replica) - before
+        finally:
+            pair.remove()
+    return runs
+
+
+def scale_out_table(direct: SizeRun, others: dict[str, SizeRun]) -> list[str]:
+    names = ["direct", *others]
+    runs = {"direct": direct, **others}
+    titles = {"direct": "direct", "pgbouncer": "PgBouncer", "primary": "private primary",
+              "replica": "primary + replica"}
+    lines = [f"- {titles[name]}: {TOPOLOGIES[name]}" for name in names]
+    if "replica" in others:
+        lines.append(f"- transactions the replica ran during its line: {others['replica'].notes['replica_commits']:,} "
+                     "(pg_stat_database.xact_commit)")
+    lines += ["", "| Route | " + " | ".join(f"{titles[n]} req/s | p50 ms" for n in names) + " |",
+              "|---|" + "---:|---:|" * len(names)]
+    for route, title, _ in ROUTES:
+        if route not in SCALE_OUT_ROUTES or not any(route in runs[n].results for n in names[1:]):
+            continue
+        cells = []
+        for name in names:
+            m = runs[name].results.get(route)
+            cells.append(f"{m.requests_per_s:,.0f} | {m.p50_ms:,.2f}" + (f" ({m.errors} errors)" if m.errors else "")
+                         if m else "– | –")
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return lines
+
+
 # --- report -------------------------------------------------------------------------
 
 def fmt_bytes(value: int | None) -> str:
@@ -646,7 +747,7 @@ def p50_ratio(small: Measurement, large: Measurement) -> float:
 
 def build_report(runs: dict[str, SizeRun], facts: dict, options: Options, pgbench_tps: float | None,
                  bcrypt_info: dict, counts: dict[str, int], generation: dict[str, float | None],
-                 quick: bool) -> str:
+                 quick: bool, scale_out: dict[str, SizeRun] | None = None) -> str:
     out: list[str] = []
     today = dt.date.today().isoformat()
     out.append(f"# Benchmark {today}{' (quick smoke run)' if quick else ''}")
@@ -687,6 +788,11 @@ def build_report(runs: dict[str, SizeRun], facts: dict, options: Options, pgbenc
             large_p50 = f"{large.p50_ms:,.2f}" if large.requests else "none completed"
             shown = f"{ratio:.2f}" if ratio != float("inf") else "∞"
             out.append(f"| {title} | {small.p50_ms:,.2f} | {large_p50} | {shown} | {verdict} |")
+        out.append("")
+    if scale_out and "10k" in runs:
+        out.append("## Scale-out: the read routes through PgBouncer and with a read replica (10,000 cars)")
+        out.append("")
+        out.extend(scale_out_table(runs["10k"], scale_out))
         out.append("")
     out.append("## Targets")
     out.append("")
@@ -770,7 +876,13 @@ def main() -> int:
     parser.add_argument("--output", default=None, help="report path (default bench/results/<date>.md)")
     parser.add_argument("--routes", default="", help="only these routes, comma-separated: "
                         + ",".join(route for route, _, _ in ROUTES))
+    parser.add_argument("--topologies", default=",".join(TOPOLOGIES),
+                        help="at 10k, also measure the read routes through these (docs/scaling.md): "
+                        + ",".join(TOPOLOGIES))
     args = parser.parse_args()
+    topologies = [name for name in args.topologies.split(",") if name]
+    if set(topologies) - set(TOPOLOGIES):
+        parser.error(f"unknown topologies {sorted(set(topologies) - set(TOPOLOGIES))}; choose from {list(TOPOLOGIES)}")
 
     sizes = (args.sizes.split(",") if args.sizes else (["10k"] if args.quick else ["10k", "1m"]))
     unknown = [s for s in sizes if s not in SIZES]
@@ -789,6 +901,7 @@ def main() -> int:
     facts = machine_facts()
     log(f"machine: {facts['cpu']}, {facts['memory']}; PostgreSQL {facts['postgresql']}")
     runs: dict[str, SizeRun] = {}
+    scale_out: dict[str, SizeRun] = {}
     generation: dict[str, float | None] = {}
     counts: dict[str, int] = {}
     bcrypt_info: dict = {}
@@ -808,12 +921,14 @@ def main() -> int:
             run.only = {route for route in args.routes.split(",") if route}
             run.run_all(full_list=(label == "10k"))
             runs[label] = run
+        if label == "10k" and set(topologies) - {"direct"}:
+            scale_out = scale_out_runs(label, run, options, work_dir, topologies)
     log("pgbench -S (ceiling) ...")
     pgbench_tps = pgbench_ceiling(options.seconds, options.connections, options.threads)
     log(f"pgbench -S: {pgbench_tps:,.0f} tps")
     facts["load_average_at_end"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
     facts["bench_duration"] = f"{(time.monotonic() - started) / 60:.1f} min"
-    report = build_report(runs, facts, options, pgbench_tps, bcrypt_info, counts, generation, args.quick)
+    report = build_report(runs, facts, options, pgbench_tps, bcrypt_info, counts, generation, args.quick, scale_out)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     default_name = f"{dt.date.today().isoformat()}{'-quick' if args.quick else ''}.md"
     output = Path(args.output) if args.output else RESULTS_DIR / default_name
@@ -823,6 +938,8 @@ def main() -> int:
         "statement_counts": counts, "generation_seconds": generation,
         "sizes": {label: {"results": {route: m.__dict__ for route, m in run.results.items()}, "notes": run.notes}
                   for label, run in runs.items()},
+        "scale_out_10k": {name: {"results": {route: m.__dict__ for route, m in run.results.items()},
+                                 "notes": run.notes} for name, run in scale_out.items()},
     }
     output.with_suffix(".json").write_text(json.dumps(raw, indent=1, default=str) + "\n")
     print()
