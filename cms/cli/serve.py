@@ -12,7 +12,7 @@ import click
 import psycopg
 
 from cms import db
-from cms.cli.common import run_seed, settings
+from cms.cli.common import run_seed, session_database_url, settings
 from cms.config import load_settings
 
 ROOT = db.ROOT  # the checkout, or the wheel's copy of its files (cms/resources.py)
@@ -69,11 +69,13 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
     """Find a database, migrate and seed it, then run gunicorn on PORT (default 4000)."""
     url, source = resolve_database_url()
     click.echo(f"database: {db.redact(url)} ({source})")
-    result = db.run_dbmate(url, "up", check=False)
+    # Behind a transaction pooler, migrations and the seed go to DATABASE_DIRECT_URL (or refuse).
+    session_url = session_database_url("cms serve (migrations and seed)") if source == "DATABASE_URL" else url
+    result = db.run_dbmate(session_url, "up", check=False)
     if result.returncode != 0:
         raise click.ClickException(f"migrations failed:\n{result.stdout}{result.stderr}")
     if not no_seed:
-        run_seed(url)
+        run_seed(session_url)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("APP_ENV", "development")
     if not os.environ.get("JWT_SECRET"):
