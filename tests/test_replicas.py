@@ -130,12 +130,13 @@ def test_writes_and_a_users_own_data_never_touch_the_replica(client, factory, re
     replica_running.wait_for_replay()
     before = commits_on_replica(replica_running, client.application)
 
-    for _ in range(5):
+    for _ in range(10):
         assert client.post("/api/favorites/toggle", json={"carId": car["id"]}, headers=headers).status_code == 200
         assert client.get("/api/favorites", headers=headers).status_code == 200
 
-    # 10 requests; at most the fixture's replica status check may still be counted there.
-    assert commits_on_replica(replica_running, client.application) - before <= 1
+    # 20 requests, none of them there: only stray statistics of the fixture's status checks, which a
+    # backend reports as it ends, may still land in this window.
+    assert commits_on_replica(replica_running, client.application) - before <= 3
 
 
 def test_a_signed_in_users_write_is_visible_to_them_at_once_on_replica_routes(client, factory, replica_running):
