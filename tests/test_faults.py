@@ -494,7 +494,9 @@ def test_killing_workers_during_a_load_of_payments_leaves_every_sale_consistent(
 
     killed = []
     with load:
-        for _ in range(2):
+        # Two kills at least; more (up to six) until one has hit requests in flight, which a busy
+        # machine can delay: the point is killing workers while they serve payments.
+        while len(killed) < 2 or (len(killed) < 6 and not any(s.status is None for s in list(load.sent))):
             time.sleep(0.6)
             victim = rng.choice(server.worker_pids())
             os.kill(victim, signal.SIGKILL)
@@ -503,7 +505,7 @@ def test_killing_workers_during_a_load_of_payments_leaves_every_sale_consistent(
         time.sleep(0.5)
 
     sent = load.sent
-    assert len(killed) == 2
+    assert 2 <= len(killed) <= 6
     # Requests in flight on a killed worker lost their connection; every other one is a proper answer.
     assert {s.status for s in sent} <= {None, 200, 400, 409}
     assert [s for s in sent if s.status is None] != []
