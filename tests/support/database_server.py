@@ -45,7 +45,10 @@ def _start_embedded() -> str:
     """pgserver initialises the cluster (as its own system user when we are root) and starts it on a
     Unix socket only; it is restarted once with a TCP port, which every test and tool here expects."""
     base = Path(tempfile.mkdtemp(prefix="cms-test-pg-"))
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(base))  # private (0700), as platformdirs wants it
+    # pgserver keeps a lock file there, also after our stop(): one private (0700) folder for every run.
+    runtime = Path(tempfile.gettempdir()) / f"cms-test-pg-runtime-{os.getuid()}"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import pgserver
     from pgserver._commands import POSTGRES_BIN_PATH, pg_ctl
 
