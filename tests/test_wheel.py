@@ -75,7 +75,11 @@ def test_a_built_wheel_migrates_seeds_serves_backs_up_and_restores_from_any_dire
     work = tmp_path / "elsewhere"
     work.mkdir()
     url, restored_url = target_database_urls
-    env = {**clean_env, "DATABASE_URL": url, "PATH": f"{env_dir / 'bin'}:/usr/local/bin:/usr/bin:/bin"}
+    # The new venv first; the project venv's bin (its cms, gunicorn, dbmate) left out; the rest kept
+    # (the embedded test server puts its client tools first on PATH: pg_dump must match it).
+    project_bin = str(Path(sys.executable).parent)
+    path = [str(env_dir / "bin"), *(p for p in os.environ["PATH"].split(":") if p and p != project_bin)]
+    env = {**clean_env, "DATABASE_URL": url, "PATH": ":".join(path)}
     cms = str(env_dir / "bin" / "cms")
 
     where = _run([str(python), "-c", "import cms, cms.resources as r; print(cms.__file__); print(r.ROOT)"],
