@@ -12,12 +12,13 @@ from flask import Flask, g, request
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from cms import auth, db, errors
+from cms import auth, db
+from cms.api import errors
+from cms.api.http import IdConverter
 from cms.config import Settings, load_settings, validate, validate_for_serving
 from cms.logging_setup import configure_logging
 from cms.request_body import GuardedInputMiddleware
-from cms.schemas.fields import IdConverter
-from cms.services import notifications
+from cms.services import outbox
 
 log = logging.getLogger("cms.request")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -68,7 +69,9 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     db.init_app(app, pool or db.open_pool(settings), db.open_replicas(settings))
     auth.init_app(app)
     errors.register_error_handlers(app)
-    notifications.init_app(app)
+    worker = outbox.start_worker_thread(settings)
+    if worker is not None:
+        app.extensions["cms.outbox_worker"] = worker
     _register_request_log(app)
     _register_security_headers(app)
     _register_compression(app)

@@ -7,16 +7,14 @@ import functools
 import json
 from collections.abc import Callable
 
-import bcrypt
 import jwt
 from flask import Flask, current_app, g, request
 from flask_login import LoginManager, UserMixin, current_user, login_required
 
 from cms import db
-from cms.errors import Forbidden, Invalid, Unauthorized
+from cms.errors import Forbidden, Unauthorized
 from cms.repositories import users as users_repo
-
-BCRYPT_MAX_BYTES = 72
+from cms.services import passwords
 
 
 class User(UserMixin):
@@ -39,33 +37,12 @@ class User(UserMixin):
 
 # --- passwords ---------------------------------------------------------------------
 
-def _password_bytes(password: str) -> bytes:
-    encoded = password.encode("utf-8")
-    if len(encoded) > BCRYPT_MAX_BYTES:
-        raise Invalid(
-            f"Password is too long (at most {BCRYPT_MAX_BYTES} bytes)",
-            {"password": [f"At most {BCRYPT_MAX_BYTES} bytes."]},
-        )
-    return encoded
-
-
 def hash_password(password: str, rounds: int | None = None) -> str:
-    """A bcrypt hash ($2b$) at the configured cost."""
-    cost = rounds or current_app.config["CMS_SETTINGS"].bcrypt_rounds
-    return bcrypt.hashpw(_password_bytes(password), bcrypt.gensalt(rounds=cost)).decode("ascii")
+    """A bcrypt hash ($2b$) at the configured cost (cms.services.passwords)."""
+    return passwords.hash_password(password, rounds or current_app.config["CMS_SETTINGS"].bcrypt_rounds)
 
 
-def check_password(password: str, password_hash: str | None) -> bool:
-    """True when the password matches; $2a$ hashes of the old server verify too."""
-    if not password_hash:
-        return False
-    encoded = password.encode("utf-8")
-    if len(encoded) > BCRYPT_MAX_BYTES:
-        return False
-    try:
-        return bcrypt.checkpw(encoded, password_hash.encode("ascii"))
-    except ValueError:  # not a bcrypt hash at all
-        return False
+check_password = passwords.check_password
 
 
 # --- tokens ------------------------------------------------------------------------
@@ -144,15 +121,15 @@ def unauthorized():
     raise Unauthorized(g.get("auth_error") or "No token")
 
 
-def roles_required(*roles: str) -> Callable:
-    """Only authenticated callers with one of these roles; others get 401 or 403."""
+def roles_required(*roles: str, message: str = "Forbidden") -> Callable:
+    """Only authenticated callers with one of these roles; others get 401 or 403 (with `message`)."""
 
     def decorator(view):
         @functools.wraps(view)
         @login_required
         def wrapper(*args, **kwargs):
             if not current_user.has_role(*roles):
-                raise Forbidden()
+                raise Forbidden(message)
             return view(*args, **kwargs)
 
         wrapper.required_roles = roles

@@ -1,42 +1,36 @@
-"""The OpenAPI 3 document of the whole API, built with apispec from the marshmallow schemas.
+"""The OpenAPI 3 document of the whole API, built with apispec from the routes' own declarations.
 
-OPERATIONS maps every endpoint of the app (blueprint.view name) to what it reads
-(request body, query string), what it answers and who may call it. The document
-is built from the app's url_map (paths, methods, path parameters) plus that
-mapping; a route of the app without an entry in OPERATIONS is an error, so a new
-route cannot be forgotten here (tests/test_openapi.py builds the document of the
-real app).
+Each route states what it reads (body, query string), answers and who may call it once, next
+to its code (cms.api.declare); the same declaration validates the request and dumps the
+answer. The document is built from the app's url_map (paths, methods, path parameters) plus
+those declarations; a route without one is an error, so a new route cannot be left out
+(tests/test_openapi.py builds the document of the real app).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask
-from marshmallow import Schema, fields, validate
+from marshmallow import validate
 
-from cms.schemas import admin as admin_schemas
-from cms.schemas import admin_ops as ops_schemas
-from cms.schemas import car_inputs, favorites, images, inquiries, orders, reviews, users
+from cms.api.declare import PUBLIC, SIGNED_IN, Operation
 from cms.schemas.admin import TimeBound
-from cms.schemas.car_inputs import WholeNumber
-from cms.schemas.cars import CarSchema
-from cms.schemas.fields import MAX_INT4, MAX_PRICE, Id, Money, StrictBoolean, StrictInteger, Text, UtcDateTime
+from cms.schemas.common import ErrorSchema
+from cms.schemas.fields import MAX_INT4, MAX_PRICE, Money, StrictBoolean, Text, UtcDateTime, WholeNumber
 from cms.schemas.orders import DocumentList
+
+__all__ = ["OPERATIONS", "PUBLIC", "SIGNED_IN", "MissingOperation", "app_routes", "build_document", "document_for",
+           "openapi_path", "routes_app"]
 
 OPENAPI_VERSION = "3.0.3"
 TITLE = "CMS car marketplace API"
 API_VERSION = "1.0.0"
 SECURITY_SCHEME = "bearerAuth"
-
-PUBLIC = None
-SIGNED_IN = "signed-in"  # any active user, whatever the role
-SELLER_OR_ADMIN = ("seller", "admin")
-ADMIN = ("admin",)
 
 ERROR_STATUSES = {
     400: "Invalid input (wrong type, missing or out-of-range field, malformed JSON, bad path id)",
@@ -50,280 +44,6 @@ ERROR_STATUSES = {
 }
 
 
-# --- documentation-only schemas (answers built by hand in the handlers) ---------------
-
-class ErrorSchema(Schema):
-    """Every error answer: a sentence for a person and, for invalid input, the fields at fault."""
-
-    error = fields.String(required=True)
-    details = fields.Dict(keys=fields.String())
-
-
-class MessageSchema(Schema):
-    message = fields.String(required=True)
-
-
-class AuthResultSchema(Schema):
-    """POST /api/auth/register and /login: the user (no password hash) and a JWT."""
-
-    user = fields.Nested(users.UserSchema, required=True)
-    token = fields.String(required=True, metadata={"description": "JWT (HS256): id, role, email, iat, exp"})
-
-
-class PoolStatsSchema(Schema):
-    size = fields.Integer()
-    available = fields.Integer()
-    waiting = fields.Integer()
-    max = fields.Integer()
-
-
-class ReplicaStatusSchema(Schema):
-    """One read replica of DATABASE_REPLICA_URL, as last checked."""
-
-    name = fields.String(required=True, metadata={"description": "its URL without the password"})
-    state = fields.String(required=True, metadata={"enum": ["ok", "down", "lagging", "promoted", "unknown"]})
-    lagSeconds = fields.Float(allow_none=True, required=True)
-    error = fields.String(allow_none=True, required=True)
-
-
-class PingSchema(Schema):
-    """GET /ping; on 503 status is "degraded", database "disconnected" and error says why."""
-
-    status = fields.String(required=True, metadata={"enum": ["alive", "degraded"]})
-    database = fields.String(required=True, metadata={"enum": ["connected", "disconnected"]})
-    timestamp = fields.String(required=True, metadata={"format": "date-time"})
-    error = fields.String()
-
-
-class HealthDetailsSchema(PingSchema):
-    """GET /api/admin/health: /ping plus the server version, applied migration and pool figures."""
-
-    databaseVersion = fields.String()
-    migrationVersion = fields.String(allow_none=True)
-    pool = fields.Nested(PoolStatsSchema)
-    replicas = fields.List(fields.Nested(ReplicaStatusSchema),
-                           metadata={"description": "only with DATABASE_REPLICA_URL: each replica's state and lag"})
-
-
-class ImagesUploadedSchema(Schema):
-    message = fields.String(required=True)
-    images = fields.List(fields.Nested(images.ImageSchema), required=True)
-
-
-class ImageUpdatedSchema(Schema):
-    message = fields.String(required=True)
-    image = fields.Nested(images.ImageSchema, required=True)
-
-
-class OrderResultSchema(Schema):
-    """Checkout ("Order created") and payment confirmation ("Payment confirmed")."""
-
-    message = fields.String(required=True)
-    order = fields.Nested(orders.OrderSchema, required=True)
-
-
-class SellerCreatedSchema(Schema):
-    """POST /api/admin/sellers; temporaryPassword and note only when the password was generated."""
-
-    message = fields.String(required=True)
-    seller = fields.Nested(admin_schemas.SellerSchema, required=True)
-    temporaryPassword = fields.String()
-    note = fields.String()
-
-
-class PaginationSchema(Schema):
-    limit = fields.Integer()
-    offset = fields.Integer()
-    total = fields.Integer()
-
-
-class ActionsPageSchema(Schema):
-    actions = fields.List(fields.Nested(admin_schemas.AdminActionSchema))
-    pagination = fields.Nested(PaginationSchema)
-
-
-class SecurityLogPageSchema(Schema):
-    events = fields.List(fields.Nested(ops_schemas.AuthEventSchema))
-    pagination = fields.Nested(PaginationSchema)
-
-
-class NotificationsPageSchema(Schema):
-    notifications = fields.List(fields.Nested(ops_schemas.NotificationSchema))
-    pagination = fields.Nested(PaginationSchema)
-
-
-class SalesFiguresSchema(Schema):
-    count = fields.Integer()
-    revenue = Money()
-
-
-class DashboardSalesSchema(Schema):
-    today = fields.Nested(SalesFiguresSchema)
-    last30Days = fields.Nested(SalesFiguresSchema)
-
-
-class DashboardSchema(Schema):
-    usersByRole = fields.Dict(keys=fields.String(), values=fields.Integer())
-    totalUsers = fields.Integer()
-    pendingListings = fields.Integer()
-    listingsByStatus = fields.Dict(keys=fields.String(), values=fields.Integer())
-    sales = fields.Nested(DashboardSalesSchema)
-
-
-class SellerPerformanceReportSchema(Schema):
-    sellerId = fields.Integer()
-    name = fields.String()
-    email = fields.String()
-    totalListings = fields.Integer()
-    approvedListings = fields.Integer()
-    approvalRate = fields.Float()
-    salesCount = fields.Integer()
-    salesValue = Money()
-    monthly = fields.List(fields.Nested(ops_schemas.MonthFigures))
-
-
-IMAGE_UPLOAD_FORM = {
-    "type": "object",
-    "required": ["images"],
-    "properties": {
-        "images": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 10,
-            "items": {"type": "string", "format": "binary"},
-            "description": "JPEG, PNG or WebP; at most 5 MB and 100×100 to 10000×10000 px each",
-        },
-    },
-}
-CAR_IDS = {"type": "array", "items": {"type": "integer", "minimum": 1}}
-ANY_OBJECT = {"type": "object"}
-
-
-# --- endpoint → operation ------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Operation:
-    """What one endpoint reads and answers.
-
-    auth: PUBLIC, SIGNED_IN or a tuple of roles. request/response: a marshmallow schema
-    (class or instance; `many=True` for arrays) or a raw JSON schema dict.
-    """
-
-    summary: str
-    auth: str | tuple[str, ...] | None
-    response: object
-    request: object = None
-    query: type[Schema] | None = None
-    status: int = 200
-    request_content_type: str = "application/json"
-    response_content_type: str = "application/json"
-    errors: tuple[int, ...] = ()
-    headers: dict = field(default_factory=dict)
-
-
-TOTAL_COUNT = {"X-Total-Count": {"description": "Number of matching cars (all pages)",
-                                 "schema": {"type": "integer", "minimum": 0}}}
-
-OPERATIONS: dict[str, Operation] = {
-    "health.ping": Operation("Liveness and database state", PUBLIC, PingSchema),
-    "health.health_details": Operation("Liveness plus database version, migration and pool figures", ADMIN,
-                                       HealthDetailsSchema),
-    "openapi.document": Operation("This OpenAPI document", PUBLIC, ANY_OBJECT),
-    # auth
-    "auth.register": Operation("Register as a buyer or seller", PUBLIC, AuthResultSchema,
-                               request=users.RegisterSchema),
-    "auth.login": Operation("Log in", PUBLIC, AuthResultSchema, request=users.LoginSchema, errors=(429,)),
-    # users
-    "users.get_profile": Operation("The caller's profile", SIGNED_IN, users.ProfileSchema),
-    "users.update_profile": Operation("Change name, phone, address or avatar", SIGNED_IN, users.UserSchema,
-                                      request=users.ProfileUpdateSchema),
-    "users.list_users": Operation("Every user", ADMIN, users.UserListItemSchema(many=True)),
-    # cars
-    "cars.list_cars": Operation("Cars with primaryImage; optional filters, search, sort and paging", PUBLIC,
-                                images.CarListItemSchema(many=True), query=car_inputs.CarListQuerySchema,
-                                headers=TOTAL_COUNT),
-    "cars.get_car": Operation("A car with its images and rating", PUBLIC, images.CarDetailSchema),
-    "cars.create_car": Operation("List a car (status pending)", SELLER_OR_ADMIN, CarSchema,
-                                 request=car_inputs.CarWriteSchema),
-    "cars.update_car": Operation("Edit a car's editable fields", SELLER_OR_ADMIN, CarSchema,
-                                 request=car_inputs.CarWriteSchema(partial=True)),
-    "cars.delete_car": Operation("Remove a listing (409 when it has orders)", SELLER_OR_ADMIN, MessageSchema,
-                                 errors=(409,)),
-    # car images
-    "images.list_images": Operation("A car's images by displayOrder", PUBLIC, images.ImageSchema(many=True)),
-    "images.upload_images": Operation("Upload 1-10 images (re-encoded as JPEG)", SELLER_OR_ADMIN,
-                                      ImagesUploadedSchema, request=IMAGE_UPLOAD_FORM, status=201,
-                                      request_content_type="multipart/form-data"),
-    "images.update_image": Operation("Make primary or reorder", SELLER_OR_ADMIN, ImageUpdatedSchema,
-                                     request=images.ImageUpdateSchema),
-    "images.delete_image": Operation("Delete an image (primary handed over)", SELLER_OR_ADMIN, MessageSchema),
-    "images.image_file": Operation("The stored image bytes (ETag, long cache)", PUBLIC,
-                                   {"type": "string", "format": "binary"}, response_content_type="image/jpeg"),
-    # favorites, inquiries, reviews
-    "favorites.list_favorites": Operation("The caller's favorite car ids", SIGNED_IN, CAR_IDS),
-    "favorites.toggle_favorite": Operation("Add or remove a favorite", SIGNED_IN,
-                                           favorites.FavoriteToggleResultSchema,
-                                           request=favorites.FavoriteToggleSchema, errors=(404, 409)),
-    "inquiries.list_my_inquiries": Operation("The caller's inquiries", SIGNED_IN,
-                                             inquiries.InquirySchema(many=True)),
-    "inquiries.create_inquiry": Operation("Ask about a car or request a test drive", SIGNED_IN,
-                                          inquiries.InquirySchema, request=inquiries.InquiryCreateSchema,
-                                          errors=(404,)),
-    "reviews.list_car_reviews": Operation("A car's reviews", PUBLIC, reviews.ReviewSchema(many=True)),
-    "reviews.create_review": Operation("Review a car (a second review replaces the first)", SIGNED_IN,
-                                       reviews.ReviewSchema, request=reviews.ReviewCreateSchema, errors=(404,)),
-    # seller workspace
-    "seller_inquiries.list_inquiries": Operation("Inquiries addressed to the caller (admin: all)", SELLER_OR_ADMIN,
-                                                 inquiries.InquirySchema(many=True)),
-    "seller_inquiries.update_inquiry": Operation("Respond to or close an inquiry", SELLER_OR_ADMIN,
-                                                 inquiries.InquirySchema, request=inquiries.InquiryStatusSchema),
-    "seller.list_orders": Operation("Orders of the caller's cars (admin: all)", SELLER_OR_ADMIN,
-                                    orders.OrderSchema(many=True)),
-    "seller.create_order": Operation("A draft order for the caller's car", SELLER_OR_ADMIN, orders.OrderSchema,
-                                     request=orders.OrderCreateSchema, errors=(404, 409)),
-    "seller.update_order": Operation("Change an order's status or documents", SELLER_OR_ADMIN, orders.OrderSchema,
-                                     request=orders.OrderUpdateSchema, errors=(409,)),
-    "seller.update_inventory_status": Operation("Mark a listing available, reserved or sold", SELLER_OR_ADMIN,
-                                                CarSchema, request=orders.InventoryStatusSchema, errors=(409,)),
-    "seller.sales_report": Operation("Revenue and weekly sales from paid and completed orders", SELLER_OR_ADMIN,
-                                     orders.SellerReportSchema),
-    # admin console
-    "admin.list_users": Operation("Every user", ADMIN, users.UserListItemSchema(many=True)),
-    "admin.create_user": Operation("Create a user of any role", ADMIN, users.UserSchema,
-                                   request=admin_schemas.CreateUserSchema),
-    "admin.create_seller": Operation("Create a seller (password generated when empty)", ADMIN, SellerCreatedSchema,
-                                     request=admin_schemas.CreateSellerSchema, status=201),
-    "admin.update_user": Operation("Activate, deactivate, change role or contact fields", ADMIN, users.UserSchema,
-                                   request=admin_schemas.UpdateUserSchema),
-    "admin.list_actions": Operation("The audit log, newest first", ADMIN, ActionsPageSchema,
-                                    query=admin_schemas.ActionsQuerySchema),
-    "admin.sales_report": Operation("Sales report from real orders", ADMIN, admin_schemas.SalesReportSchema),
-    "admin_cars.list_cars": Operation("Every car with primaryImage and rejectionReason", ADMIN,
-                                      images.AdminCarListItemSchema(many=True), query=car_inputs.CarListQuerySchema,
-                                      headers=TOTAL_COUNT),
-    "admin_cars.set_approval": Operation("Approve or reject a listing", ADMIN, images.AdminCarSchema,
-                                         request=car_inputs.CarApprovalSchema, errors=(409,)),
-    "admin_ops.security_log": Operation("Logins, registrations, role and activation changes", ADMIN,
-                                        SecurityLogPageSchema, query=ops_schemas.SecurityLogQuery),
-    "admin_ops.dashboard": Operation("Users, listings and sales at a glance", ADMIN, DashboardSchema),
-    "admin_ops.get_settings": Operation("Run-time settings (maintenance, discount)", ADMIN,
-                                        ops_schemas.SettingsSchema),
-    "admin_ops.update_settings": Operation("Change run-time settings", ADMIN, ops_schemas.SettingsSchema,
-                                           request=ops_schemas.SettingsUpdateSchema),
-    "admin_ops.seller_performance": Operation("One seller's listings and sales by month", ADMIN,
-                                              SellerPerformanceReportSchema, query=ops_schemas.PerformanceQuery),
-    "admin_ops.recent_notifications": Operation("The notification outbox, newest first", ADMIN,
-                                                NotificationsPageSchema, query=ops_schemas.PageQuery),
-    # payments
-    "payments.checkout": Operation("Order an available car (buyers only)", ("user",), OrderResultSchema,
-                                   request=orders.CheckoutSchema, errors=(404, 409)),
-    "payments.confirm_payment": Operation("Pay for the caller's pending order", SIGNED_IN, OrderResultSchema,
-                                          request=orders.ConfirmPaymentSchema, errors=(404, 409)),
-    "payments.my_orders": Operation("The caller's orders with their car", SIGNED_IN,
-                                    orders.OrderWithCarSchema(many=True)),
-}
-
-
 # --- custom fields → JSON schema ---------------------------------------------------
 
 ALWAYS_SET_TIMESTAMPS = {"created_at", "updated_at", "occurred_at"}
@@ -332,12 +52,12 @@ ALWAYS_SET_TIMESTAMPS = {"created_at", "updated_at", "occurred_at"}
 def _custom_field_properties(self, field, ret, **kwargs) -> dict:
     """JSON schema of the project's own field types (cms.schemas.fields and friends)."""
     extra: dict = {}
-    if isinstance(field, Id):
+    if isinstance(field, WholeNumber) and getattr(field, "is_id", False):
         extra = {"minimum": 1, "maximum": MAX_INT4,
                  "description": "An id: a JSON integer (a string of digits is accepted too)"}
     elif isinstance(field, Money):
         extra = {"minimum": 0, "maximum": float(MAX_PRICE), "description": "Money, at most 2 decimals"}
-    elif isinstance(field, (StrictInteger, WholeNumber)) and "minimum" not in ret:
+    elif isinstance(field, WholeNumber) and "minimum" not in ret:
         extra = {"minimum": -MAX_INT4, "maximum": MAX_INT4}
     elif isinstance(field, DocumentList):
         extra = {"items": {"type": "object", "properties": {
@@ -367,7 +87,6 @@ def _marshmallow_plugin() -> MarshmallowPlugin:
 
 
 def _register_field_types(plugin: MarshmallowPlugin) -> None:
-    plugin.map_to_openapi_type(Id, "integer", None)
     plugin.map_to_openapi_type(Money, "number", None)
     plugin.map_to_openapi_type(WholeNumber, "integer", None)
     plugin.map_to_openapi_type(StrictBoolean, "boolean", None)
@@ -388,7 +107,13 @@ _CONVERTER_SCHEMAS = {
 
 
 class MissingOperation(LookupError):
-    """A route of the app has no entry in OPERATIONS."""
+    """A route of the app has no declaration (cms.api.declare)."""
+
+
+def operation_of(app: Flask, endpoint: str) -> Operation | None:
+    """The declaration of an endpoint's view, or None."""
+    view = app.view_functions.get(endpoint)
+    return getattr(view, "operation", None)
 
 
 def openapi_path(rule: str) -> str:
@@ -434,8 +159,8 @@ def _operation(endpoint: str, method: str, rule: str, spec_op: Operation) -> dic
     if spec_op.headers:
         success["headers"] = spec_op.headers
     responses: dict = {str(spec_op.status): success}
-    if endpoint == "images.image_file":
-        responses["304"] = {"description": "Not modified (If-None-Match matched the ETag)"}
+    for status, description in spec_op.other_answers.items():
+        responses[str(status)] = {"description": description}
     errors = set(spec_op.errors) | {503}
     if path_params or spec_op.query is not None or spec_op.request is not None:
         errors.add(400)
@@ -500,9 +225,9 @@ def build_document(app: Flask) -> dict:
 
     paths: dict[str, dict] = {}
     for endpoint, method, rule in app_routes(app):
-        spec_op = OPERATIONS.get(endpoint)
+        spec_op = operation_of(app, endpoint)
         if spec_op is None:
-            raise MissingOperation(f"{method} {rule} ({endpoint}) has no entry in cms.openapi.OPERATIONS")
+            raise MissingOperation(f"{method} {rule} ({endpoint}) has no declaration (cms.api.declare)")
         paths.setdefault(rule, {})[method.lower()] = _operation(endpoint, method, rule, spec_op)
     for rule, operations in paths.items():
         spec.path(path=openapi_path(rule), operations=operations)
@@ -520,10 +245,37 @@ def document_for(app: Flask) -> dict:
 def routes_app() -> Flask:
     """A bare app with the service's blueprints (no database): its url_map is the real one."""
     from cms import _register_blueprints
-    from cms.schemas.fields import IdConverter
+    from cms.api.http import IdConverter
 
     app = Flask("cms_routes")
     app.url_map.strict_slashes = False
     app.url_map.converters["id"] = IdConverter
     _register_blueprints(app)
     return app
+
+
+class _Operations(Mapping):
+    """Every endpoint of the service and its declaration, read from the views (built on first use)."""
+
+    def __init__(self):
+        self._operations: dict[str, Operation] | None = None
+
+    def _all(self) -> dict[str, Operation]:
+        if self._operations is None:
+            app = routes_app()
+            declared = ((endpoint, operation_of(app, endpoint)) for endpoint, _, _ in app_routes(app))
+            self._operations = {endpoint: operation for endpoint, operation in declared if operation is not None}
+        return self._operations
+
+    def __getitem__(self, endpoint: str) -> Operation:
+        return self._all()[endpoint]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+# endpoint → Operation, derived from the routes (nothing is declared here).
+OPERATIONS: Mapping[str, Operation] = _Operations()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cms.api import admin_cars
+from cms.services import audit
 
 CAR_FIELDS = {
     "id", "title", "price", "description", "sellerId", "status", "brand", "model", "year", "fuelType",
@@ -187,7 +187,7 @@ def test_approval_and_its_audit_row_commit_together(client, factory, sql, monkey
     def audit_fails(*args, **kwargs):
         raise RuntimeError("audit log unavailable")
 
-    monkeypatch.setattr(admin_cars, "record_admin_action", audit_fails)
+    monkeypatch.setattr(audit, "record", audit_fails)
 
     response = client.patch(f"/api/admin/cars/{car['id']}/approval", json={"status": "approved"},
                             headers=factory.headers(factory.user("admin")))

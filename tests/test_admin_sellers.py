@@ -7,8 +7,7 @@ import string
 
 import pytest
 
-from cms.api import admin as admin_api
-from cms.services import passwords
+from cms.services import audit, passwords
 
 SELLERS = "/api/admin/sellers"
 SELLER = {"name": "Sal Seller", "email": "sal@example.com", "password": "Str0ng!pass", "phone": "+1 555 0101",
@@ -189,13 +188,13 @@ def test_create_seller_is_forbidden_to_buyers_and_sellers(client, factory, sql, 
 
 def test_a_failing_seller_creation_leaves_neither_seller_nor_audit_row(client, factory, sql, monkeypatch):
     admin = factory.user("admin")
-    real = admin_api.record_admin_action
+    real = audit.record
 
-    def record_then_fail(conn, **kwargs):
-        real(conn, **kwargs)
+    def record_then_fail(*args, **kwargs):
+        real(*args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(admin_api, "record_admin_action", record_then_fail)
+    monkeypatch.setattr(audit, "record", record_then_fail)
     response = client.post(SELLERS, json=SELLER, headers=factory.headers(admin))
 
     assert response.status_code == 500

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from support.app import error_of
 
-from cms.api import admin as admin_api
+from cms.services import audit
 
 USERS = "/api/admin/users"
 NEW_USER = {"name": "Nina New", "email": "nina@example.com", "password": "longenough", "role": "seller"}
@@ -184,13 +184,13 @@ def test_create_user_refuses_a_body_that_is_not_a_json_object(client, factory, d
 
 def test_a_failing_user_creation_leaves_neither_user_nor_audit_row(client, factory, sql, monkeypatch):
     admin = factory.user("admin")
-    real = admin_api.record_admin_action
+    real = audit.record
 
-    def record_then_fail(conn, **kwargs):
-        real(conn, **kwargs)
+    def record_then_fail(*args, **kwargs):
+        real(*args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(admin_api, "record_admin_action", record_then_fail)
+    monkeypatch.setattr(audit, "record", record_then_fail)
     response = client.post(USERS, json=NEW_USER, headers=factory.headers(admin))
 
     assert response.status_code == 500
@@ -403,13 +403,13 @@ def test_patch_with_a_bad_path_id_is_400(client, factory, user_id):
 def test_a_failing_update_leaves_the_user_unchanged_and_no_audit_row(client, factory, sql, monkeypatch):
     admin = factory.user("admin")
     buyer = factory.user("user")
-    real = admin_api.record_admin_action
+    real = audit.record
 
-    def record_then_fail(conn, **kwargs):
-        real(conn, **kwargs)
+    def record_then_fail(*args, **kwargs):
+        real(*args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(admin_api, "record_admin_action", record_then_fail)
+    monkeypatch.setattr(audit, "record", record_then_fail)
     response = client.patch(f"{USERS}/{buyer['id']}", json={"isActive": False}, headers=factory.headers(admin))
 
     assert response.status_code == 500

@@ -1,6 +1,6 @@
 """Car lists without marshmallow, and the capped X-Total-Count (issue 5).
 
-GET /api/cars and GET /api/admin/cars dump their cars with cms.schemas.images.car_list_items
+GET /api/cars and GET /api/admin/cars dump their cars with cms.schemas.cars.car_list_json
 instead of CarListItemSchema (10,000 cars in a fraction of the time): these tests hold the
 response next to what jsonify(CarListItemSchema(many=True).dump(...)) makes of the same rows,
 byte for byte, with and without images, stored files, missing values and an active discount.
@@ -15,9 +15,10 @@ from flask import jsonify
 
 from cms import db
 from cms.repositories import cars as cars_repo
-from cms.schemas.fields import UtcDateTime
-from cms.schemas.images import AdminCarListItemSchema, CarListItemSchema, _utc_text_from_text
+from cms.schemas.cars import AdminCarListItemSchema, CarListItemSchema
+from cms.schemas.fields import UtcDateTime, utc_text
 from cms.services import images as images_service
+from cms.services import settings as settings_service
 
 
 def add_image(factory, car, *, with_file=False, **columns):
@@ -60,12 +61,12 @@ def schema_body(app, path: str, schema) -> bytes:
     """What the list route sent before car_list_items: the marshmallow dump of the same rows."""
     with app.test_request_context(path):
         cars_list = cars_repo.list_cars(db.connection(), limit=None)
-        base_url = images_service.public_base_url()
+        runtime = settings_service.load(db.connection())
         cars = []
         for row in cars_list.rows:
             car = cars_repo.nest_primary_image(cars_list.columns, row)
-            car["primary_image"] = images_service.with_public_url(car["primary_image"], base_url)
-            cars.append(car)
+            car["primary_image"] = images_service.with_public_url(car["primary_image"], "http://localhost")
+            cars.append(settings_service.priced(car, runtime))
         return jsonify(schema.dump(cars)).get_data()
 
 
@@ -117,11 +118,10 @@ def test_a_page_is_the_schema_dump_of_its_rows(app, client, showroom):
     assert [car["title"] for car in cars] == ["Stored file", "Primary last"]
     rows = []
     with app.test_request_context("/api/cars"):
-        base_url = images_service.public_base_url()
         cars_list = cars_repo.list_cars(db.connection(), sort="price_desc", limit=2, offset=1)
         for row in cars_list.rows:
             car = cars_repo.nest_primary_image(cars_list.columns, row)
-            car["primary_image"] = images_service.with_public_url(car["primary_image"], base_url)
+            car["primary_image"] = images_service.with_public_url(car["primary_image"], "http://localhost")
             rows.append(car)
         expected = jsonify(CarListItemSchema(many=True).dump(rows)).get_data()
     assert response.get_data() == expected
@@ -132,9 +132,9 @@ def test_timestamps_printed_by_postgresql_become_what_utcdatetime_prints(microse
     stamp = dt.datetime(2026, 1, 2, 3, 4, 5, microsecond)
     text = sql.execute("SELECT %s::timestamp::text AS t", (stamp,)).fetchone()["t"]
 
-    assert _utc_text_from_text(text) == UtcDateTime()._serialize(stamp, "created_at", {})
-    assert _utc_text_from_text(stamp) == UtcDateTime()._serialize(stamp, "created_at", {})
-    assert _utc_text_from_text(None) is None
+    assert utc_text(text) == UtcDateTime()._serialize(stamp, "created_at", {})
+    assert utc_text(stamp) == UtcDateTime()._serialize(stamp, "created_at", {})
+    assert utc_text(None) is None
 
 
 # --- X-Total-Count: exact up to a cap ------------------------------------------------------

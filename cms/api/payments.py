@@ -6,47 +6,33 @@ sold at most once however many buyers race for it.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
-from flask_login import current_user, login_required
+from flask import Blueprint
 
 from cms import db
-from cms.errors import Forbidden
-from cms.repositories import orders as orders_repo
-from cms.schemas.fields import load_json
-from cms.schemas.orders import CheckoutSchema, ConfirmPaymentSchema, OrderSchema, OrderWithCarSchema
-from cms.services import notifications
+from cms.api.context import caller, runtime_settings
+from cms.api.declare import SIGNED_IN, declare
+from cms.schemas.orders import CheckoutSchema, ConfirmPaymentSchema, OrderResultSchema, OrderWithCarSchema
 from cms.services import orders as orders_service
 
 bp = Blueprint("payments", __name__, url_prefix="/api/payments")
 
 
 @bp.post("/checkout")
-@login_required
-def checkout():
-    if current_user.role != "user":
-        raise Forbidden("Only buyers can purchase vehicles")
-    body = load_json(CheckoutSchema())
-    with db.transaction() as conn:
-        order = orders_service.checkout(conn, buyer_id=current_user.id, car_id=body["car_id"])
-    return jsonify({"message": "Order created", "order": OrderSchema().dump(order)})
+@declare("Order an available car (buyers only)", auth=("user",), forbidden="Only buyers can purchase vehicles",
+         body=CheckoutSchema, response=OrderResultSchema, errors=(404, 409))
+def checkout(body):
+    return {"message": "Order created", "order": orders_service.checkout(db.connection(), caller(), body["car_id"])}
 
 
 @bp.post("/confirm-payment")
-@login_required
-def confirm_payment():
-    body = load_json(ConfirmPaymentSchema())
-    with db.transaction() as conn:
-        outcome = orders_service.confirm_payment(conn, buyer_id=current_user.id, order_id=body["order_id"])
-        if outcome.refusal is None:
-            notifications.queue_payment_confirmed(conn, outcome.order, outcome.car, current_user.row)
-    if outcome.refusal is not None:
-        raise outcome.refusal  # after commit: the losing order stays cancelled
-    return jsonify({"message": "Payment confirmed", "order": OrderSchema().dump(outcome.order)})
+@declare("Pay for the caller's pending order", auth=SIGNED_IN, body=ConfirmPaymentSchema,
+         response=OrderResultSchema, errors=(404, 409))
+def confirm_payment(body):
+    order = orders_service.confirm_payment(db.connection(), caller(), body["order_id"])
+    return {"message": "Payment confirmed", "order": order}
 
 
 @bp.get("/my-orders")
-@login_required
+@declare("The caller's orders with their car", auth=SIGNED_IN, response=OrderWithCarSchema(many=True))
 def my_orders():
-    orders = orders_repo.list_for_buyer_with_car(db.connection(), current_user.id)
-    return jsonify(OrderWithCarSchema(many=True).dump(orders))
-
+    return orders_service.orders_of_buyer(db.connection(), caller(), runtime=runtime_settings())

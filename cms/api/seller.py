@@ -2,20 +2,17 @@
 
 The seller's inquiries live in cms/api/seller_inquiries.py. Every route is for
 sellers and admins; a seller sees and changes only their own cars and orders,
-an admin everyone's. The order state machine lives in cms/services/orders.py.
+an admin everyone's (cms/services/orders.py).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
-from flask_login import current_user
+from flask import Blueprint
 
 from cms import db
-from cms.auth import roles_required
-from cms.errors import Invalid
-from cms.repositories import orders as orders_repo
+from cms.api.context import caller, runtime_settings
+from cms.api.declare import SELLER_OR_ADMIN, declare
 from cms.schemas.cars import CarSchema
-from cms.schemas.fields import load_json
 from cms.schemas.orders import (
     InventoryStatusSchema,
     OrderCreateSchema,
@@ -23,71 +20,43 @@ from cms.schemas.orders import (
     OrderUpdateSchema,
     SellerReportSchema,
 )
-from cms.services import audit
 from cms.services import orders as orders_service
+from cms.services import reports as reports_service
 
 bp = Blueprint("seller", __name__, url_prefix="/api/seller")
 
 
-def _is_admin() -> bool:
-    return current_user.role == "admin"
-
-
 @bp.get("/orders")
-@roles_required("seller", "admin")
+@declare("Orders of the caller's cars (admin: all)", auth=SELLER_OR_ADMIN, response=OrderSchema(many=True))
 def list_orders():
-    seller_id = None if _is_admin() else current_user.id
-    return jsonify(OrderSchema(many=True).dump(orders_repo.list_for_seller(db.connection(), seller_id)))
+    return orders_service.list_for_seller(db.connection(), caller())
 
 
 @bp.post("/orders")
-@roles_required("seller", "admin")
-def create_order():
-    body = load_json(OrderCreateSchema())
-    with db.transaction() as conn:
-        order = orders_service.create_draft(
-            conn, user_id=current_user.id, is_admin=_is_admin(),
-            car_id=body["car_id"], buyer_id=body["buyer_id"], final_price=body["final_price"],
-        )
-        audit.record_if_admin(conn, "create_order", order["id"], {"carId": order["car_id"],
-                                                                  "buyerId": order["buyer_id"]})
-    return jsonify(OrderSchema().dump(order))
+@declare("A draft order for the caller's car", auth=SELLER_OR_ADMIN, body=OrderCreateSchema, response=OrderSchema,
+         errors=(404, 409))
+def create_order(body):
+    return orders_service.create_draft(db.connection(), caller(), car_id=body["car_id"], buyer_id=body["buyer_id"],
+                                       final_price=body["final_price"])
 
 
 @bp.patch("/orders/<id:order_id>")
-@roles_required("seller", "admin")
-def update_order(order_id: int):
-    body = load_json(OrderUpdateSchema())
-    if "status" not in body and "documents" not in body:
-        raise Invalid(
-            "Nothing to change: send status and/or documents",
-            {"status": ["Send status and/or documents."]},
-        )
-    with db.transaction() as conn:
-        order = orders_service.update_order(
-            conn, user_id=current_user.id, is_admin=_is_admin(), order_id=order_id,
-            status=body.get("status"), documents=body.get("documents"), set_documents="documents" in body,
-        )
-        audit.record_if_admin(conn, "update_order", order_id, {
-            "status": body.get("status"), "documents": len(body["documents"] or []) if "documents" in body else None,
-        })
-    return jsonify(OrderSchema().dump(order))
+@declare("Change an order's status or documents", auth=SELLER_OR_ADMIN, body=OrderUpdateSchema,
+         response=OrderSchema, errors=(409,))
+def update_order(order_id: int, body):
+    return orders_service.update_order(db.connection(), caller(), order_id, body)
 
 
 @bp.patch("/inventory/<id:car_id>/status")
-@roles_required("seller", "admin")
-def update_inventory_status(car_id: int):
-    body = load_json(InventoryStatusSchema())
-    with db.transaction() as conn:
-        car = orders_service.set_inventory_status(
-            conn, user_id=current_user.id, is_admin=_is_admin(), car_id=car_id, status=body["status"],
-        )
-        audit.record_if_admin(conn, "update_inventory_status", car_id, {"status": body["status"]})
-    return jsonify(CarSchema().dump(car))
+@declare("Mark a listing available, reserved or sold", auth=SELLER_OR_ADMIN, body=InventoryStatusSchema,
+         response=CarSchema, errors=(409,))
+def update_inventory_status(car_id: int, body):
+    return orders_service.set_inventory_status(db.connection(), caller(), car_id, body["status"],
+                                               runtime=runtime_settings())
 
 
 @bp.get("/reports")
-@roles_required("seller", "admin")
+@declare("Revenue and weekly sales from paid and completed orders", auth=SELLER_OR_ADMIN,
+         response=SellerReportSchema)
 def sales_report():
-    seller_id = None if _is_admin() else current_user.id
-    return jsonify(SellerReportSchema().dump(orders_service.seller_report(db.connection(), seller_id)))
+    return reports_service.seller_report(db.connection(), caller())

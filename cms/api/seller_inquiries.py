@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
-from flask_login import current_user
+from flask import Blueprint
 
 from cms import db
-from cms.auth import roles_required
-from cms.errors import Forbidden, NotFound
-from cms.repositories import inquiries as inquiries_repo
-from cms.schemas.fields import load_json
+from cms.api.context import caller
+from cms.api.declare import SELLER_OR_ADMIN, declare
 from cms.schemas.inquiries import InquirySchema, InquiryStatusSchema
-from cms.services import audit
+from cms.services import inquiries as inquiries_service
 
 bp = Blueprint("seller_inquiries", __name__, url_prefix="/api/seller")
 
 
 @bp.get("/inquiries")
-@roles_required("seller", "admin")
+@declare("Inquiries addressed to the caller (admin: all)", auth=SELLER_OR_ADMIN, response=InquirySchema(many=True))
 def list_inquiries():
-    seller_id = None if current_user.role == "admin" else current_user.id
-    rows = inquiries_repo.list_for_seller(db.connection(), seller_id)
-    return jsonify(InquirySchema(many=True).dump(rows))
+    return inquiries_service.list_for_seller(db.connection(), caller())
 
 
 @bp.patch("/inquiries/<id:inquiry_id>")
-@roles_required("seller", "admin")
-def update_inquiry(inquiry_id: int):
-    body = load_json(InquiryStatusSchema())
-    with db.transaction() as conn:
-        # Lock, check ownership, then write: a refused request changes nothing.
-        inquiry = inquiries_repo.lock_inquiry(conn, inquiry_id)
-        if inquiry is None:
-            raise NotFound("Inquiry not found")
-        if current_user.role != "admin" and inquiry["seller_id"] != current_user.id:
-            raise Forbidden()
-        updated = inquiries_repo.update_status(
-            conn, inquiry_id, body["status"],
-            set_response="response" in body, response=body.get("response"),
-        )
-        audit.record_if_admin(conn, "update_inquiry", inquiry_id, {"status": body["status"]})
-    return jsonify(InquirySchema().dump(updated))
+@declare("Respond to or close an inquiry", auth=SELLER_OR_ADMIN, body=InquiryStatusSchema, response=InquirySchema)
+def update_inquiry(inquiry_id: int, body):
+    return inquiries_service.update_status(db.connection(), caller(), inquiry_id, body)

@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
-from flask_login import current_user, login_required
+from flask import Blueprint
+from flask_login import current_user
 
 from cms import db
-from cms.auth import roles_required
-from cms.repositories import users as users_repo
-from cms.schemas.fields import load_json
+from cms.api.context import caller
+from cms.api.declare import ADMIN, SIGNED_IN, declare
 from cms.schemas.users import ProfileSchema, ProfileUpdateSchema, UserListItemSchema, UserSchema
+from cms.services import users as users_service
 
 bp = Blueprint("users", __name__, url_prefix="/api/users")
 
 
 @bp.get("/profile")
-@login_required
+@declare("The caller's profile", auth=SIGNED_IN, response=ProfileSchema)
 def get_profile():
-    return jsonify(ProfileSchema().dump(current_user.row))
+    return current_user.row
 
 
 @bp.patch("/profile")
-@login_required
-def update_profile():
-    changes = load_json(ProfileUpdateSchema())
-    with db.transaction() as conn:
-        user = users_repo.update_profile(conn, current_user.id, changes)
-    return jsonify(UserSchema().dump(user))
+@declare("Change name, phone, address or avatar", auth=SIGNED_IN, body=ProfileUpdateSchema, response=UserSchema,
+         body_kwargs=lambda: {"profile": ProfileSchema().dump(current_user.row)})
+def update_profile(body):
+    return users_service.update_profile(db.connection(), caller(), body)
 
 
 @bp.get("")
-@roles_required("admin")
+@declare("Every user", auth=ADMIN, response=UserListItemSchema(many=True))
 def list_users():
-    return jsonify(UserListItemSchema(many=True).dump(users_repo.list_users(db.connection())))
+    return users_service.list_users(db.connection())

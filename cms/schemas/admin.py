@@ -7,14 +7,16 @@ import re
 
 from marshmallow import EXCLUDE, RAISE, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from cms.errors import Invalid
+from cms.schemas.admin_ops import PaginationSchema
 from cms.schemas.fields import MAX_INT4, InputSchema, Money, OutputSchema, StrictBoolean, Text, UtcDateTime
 from cms.schemas.users import ROLES
-from cms.services.passwords import MAX_BYTES as PASSWORD_MAX_BYTES
 
 # Admin-created accounts (POST /api/admin/users): at least 8 characters, like
 # seller passwords, but without the character-class rule (the contract only
 # asks it for sellers). Registration keeps its own, older minimum of 6.
 ADMIN_PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_BYTES = 72  # bcrypt's limit (cms.services.passwords.MAX_BYTES)
 
 ACTIONS_DEFAULT_LIMIT = 50
 ACTIONS_MAX_LIMIT = 200
@@ -57,6 +59,11 @@ class CreateUserSchema(InputSchema):
     ])
     role = fields.String(required=True, validate=validate.OneOf(ROLES, error="Must be admin, seller or user."))
 
+    def handle_error(self, error, data, *, many, **kwargs):
+        """The contract's sentence for a bad role (details stay)."""
+        if isinstance(error.messages, dict) and "role" in error.messages:
+            raise Invalid("Invalid role", error.messages)
+
 
 class CreateSellerSchema(InputSchema):
     """POST /api/admin/sellers. An empty or missing password means "generate one"."""
@@ -96,6 +103,19 @@ class UpdateUserSchema(InputSchema):
     def _something_to_change(self, data, **kwargs):
         if not data:
             raise ValidationError("Send at least one of isActive, role, name, phone, address.", "_schema")
+
+    def handle_error(self, error, data, *, many, **kwargs):
+        """Say which keys cannot be changed here, or that nothing was sent (details stay)."""
+        messages = error.messages if isinstance(error.messages, dict) else {}
+        refused = sorted(key for key, value in messages.items() if value == ["Unknown field."])
+        if refused:
+            raise Invalid(
+                f"These fields cannot be changed here: {', '.join(refused)} "
+                "(allowed: isActive, role, name, phone, address)",
+                error.messages,
+            )
+        if set(messages) == {"_schema"}:
+            raise Invalid("Nothing to change: send isActive, role, name, phone or address", error.messages)
 
 
 class TimeBound(fields.Field):
@@ -241,3 +261,19 @@ class SalesReportSchema(OutputSchema):
     total_sales = fields.Integer(data_key="totalSales")
     seller_performance = fields.List(fields.Nested(SellerPerformanceSchema), data_key="sellerPerformance")
     recent_transactions = fields.List(fields.Nested(RecentTransactionSchema), data_key="recentTransactions")
+
+
+class ActionsPageSchema(OutputSchema):
+    """GET /api/admin/actions: a page of the audit log."""
+
+    actions = fields.List(fields.Nested(AdminActionSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class SellerCreatedSchema(OutputSchema):
+    """POST /api/admin/sellers; temporaryPassword and note only when the password was generated."""
+
+    message = fields.String(required=True)
+    seller = fields.Nested(SellerSchema, required=True)
+    temporaryPassword = fields.String()
+    note = fields.String()

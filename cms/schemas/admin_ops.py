@@ -105,3 +105,54 @@ class NotificationSchema(OutputSchema):
     telegram_message_id = fields.Integer(data_key="telegramMessageId", allow_none=True)
     created_at = UtcDateTime(data_key="createdAt")
     sent_at = UtcDateTime(data_key="sentAt")
+
+
+class PaginationSchema(OutputSchema):
+    limit = fields.Integer()
+    offset = fields.Integer()
+    total = fields.Integer()
+
+
+class SecurityLogPageSchema(OutputSchema):
+    events = fields.List(fields.Nested(AuthEventSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class NotificationsPageSchema(OutputSchema):
+    notifications = fields.List(fields.Nested(NotificationSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class SalesFiguresSchema(OutputSchema):
+    count = fields.Integer()
+    revenue = Money()
+
+
+class DashboardSalesSchema(OutputSchema):
+    today = fields.Nested(SalesFiguresSchema)
+    last30_days = fields.Nested(SalesFiguresSchema, data_key="last30Days")
+
+
+class DashboardSchema(OutputSchema):
+    """GET /api/admin/dashboard."""
+
+    users_by_role = fields.Dict(keys=fields.String(), values=fields.Integer(), data_key="usersByRole")
+    total_users = fields.Integer(data_key="totalUsers")
+    pending_listings = fields.Integer(data_key="pendingListings")
+    listings_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), data_key="listingsByStatus")
+    sales = fields.Nested(DashboardSalesSchema)
+
+
+class SellerPerformanceReportSchema(OutputSchema):
+    """GET /api/admin/sellers/:id/performance."""
+
+    seller_id = fields.Integer(data_key="sellerId")
+    name = fields.String()
+    email = fields.String()
+    total_listings = fields.Integer(data_key="totalListings")
+    approved_listings = fields.Integer(data_key="approvedListings")
+    # a share from 0 to 1, rounded to 4 places (0 without listings): dumped as computed
+    approval_rate = fields.Raw(data_key="approvalRate", metadata={"type": "number"})
+    sales_count = fields.Integer(data_key="salesCount")
+    sales_value = Money(data_key="salesValue")
+    monthly = fields.List(fields.Nested(MonthFigures))

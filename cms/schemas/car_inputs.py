@@ -1,48 +1,17 @@
-"""Requests about cars: create/edit bodies, list query parameters, admin approval."""
+"""Requests about cars: create/edit bodies, list query parameters, admin approval, image edits."""
 
 from __future__ import annotations
-
-import re
 
 from marshmallow import EXCLUDE, ValidationError, fields, pre_load, validate
 
 from cms.schemas.cars import CAR_STATUSES
-from cms.schemas.fields import MAX_INT4, Id, InputSchema, Money, SafeUrl, Text
+from cms.schemas.fields import MAX_INT4, Id, InputSchema, Money, SafeUrl, Text, WholeNumber
 
 MIN_YEAR = 1886  # the first motor car
 MAX_YEAR = 2100
 MAX_PAGE_SIZE = 100
 CAR_SORTS = ("newest", "oldest", "price_asc", "price_desc", "year_asc", "year_desc", "relevance")
 APPROVAL_STATUSES = ("approved", "available", "rejected")
-_WHOLE_NUMBER = re.compile(r"^\s*-?\d{1,10}\s*$")
-
-
-class WholeNumber(fields.Field):
-    """An integer given as a JSON number or a string of digits (forms send both); 2024.5 and "abc" are refused."""
-
-    default_error_messages = {"invalid": "Must be a whole number."}
-
-    def __init__(self, *, blank_is_none: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.blank_is_none = blank_is_none
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and not value.strip() and self.blank_is_none:
-            return None
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, str) and _WHOLE_NUMBER.match(value):
-            value = int(value)
-        if not isinstance(value, int):
-            raise self.make_error("invalid")
-        if not -MAX_INT4 <= value <= MAX_INT4:
-            raise ValidationError("Number out of range.")
-        return value
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return value
 
 
 def _not_blank(value: str) -> None:
@@ -120,3 +89,30 @@ class CarApprovalSchema(InputSchema):
         validate=validate.OneOf(APPROVAL_STATUSES, error="Must be approved, available or rejected."),
     )
     rejection_reason = Text(data_key="rejectionReason", max_length=2000, allow_none=True)
+
+
+class ImageUpdateSchema(InputSchema):
+    """PUT /api/cars/:carId/images/:imageId: {isPrimary?, displayOrder?}; other keys are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    is_primary = fields.Boolean(data_key="isPrimary")
+    display_order = WholeNumber(data_key="displayOrder", validate=validate.Range(min=0, max=MAX_INT4))
+
+
+# The multipart body of POST /api/cars/:carId/images, as a JSON schema (documentation only: the
+# files are read and checked by cms.services.images).
+IMAGE_UPLOAD_FORM = {
+    "type": "object",
+    "required": ["images"],
+    "properties": {
+        "images": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 10,
+            "items": {"type": "string", "format": "binary"},
+            "description": "JPEG, PNG or WebP; at most 5 MB and 100×100 to 10000×10000 px each",
+        },
+    },
+}

@@ -36,3 +36,7 @@ class FavoriteToggleResultSchema(OutputSchema):
 
     status = fields.String()
     favorites = fields.List(fields.Integer())
+
+
+# GET /api/favorites: the car ids, as a JSON schema (the answer is a plain array).
+CAR_IDS = {"type": "array", "items": {"type": "integer", "minimum": 1}}

@@ -1,4 +1,7 @@
-"""Field types shared by every schema: ids, money, UTC timestamps, trimmed text."""
+"""Field types shared by every schema: whole numbers (ids among them), money, UTC timestamps, trimmed text.
+
+Marshmallow only: request parsing (cms.api.http) and presentation use these, they use nothing of ours.
+"""
 
 from __future__ import annotations
 
@@ -7,49 +10,73 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
-from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
-from werkzeug.routing import BaseConverter
-
-from cms.errors import AppError, Invalid
 
 MAX_INT4 = 2_147_483_647
 MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
-# The largest legitimate JSON body is a profile with an inline avatar (a data: URL of at most
-# 2,000,000 characters); the request limit (MAX_REQUEST_BYTES) is sized for image uploads.
-JSON_MAX_BYTES = 4 * 1024 * 1024
-# ASCII digits only: `\d` and str.isdigit() also take "１" or "٣", which would make one id
+_WHOLE_NUMBER = re.compile(r"^\s*-?\d{1,10}\s*$")
+# Ids: ASCII digits only: `\d` and str.isdigit() also take "１" or "٣", which would make one id
 # reachable under many spellings.
-_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+ID_MESSAGE = "Must be a positive whole-number id."
 
 
-def parse_id(value) -> int | None:
-    """An id from JSON or a URL: a positive integer, or a string of digits. None when invalid."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip(" \t\r\n")):
-        number = int(value)
-    else:
-        return None
-    return number if 1 <= number <= MAX_INT4 else None
+class WholeNumber(fields.Field):
+    """The one integer field of the API: a JSON integer within PostgreSQL's int4 range.
 
+    `strings`: a string of digits is accepted too (forms, query strings, ids sent as "3");
+    `ascii_digits`: only ASCII digits in such a string (ids); `floats`: an integral JSON number
+    such as 2024.0 too. 2024.5, true and "abc" are always refused. `minimum`: the lowest value
+    (ids: 1). `blank_is_none`: "" means no value.
+    """
 
-class Id(fields.Field):
-    """A database id: JSON integer or a string of digits (the frontend sends both)."""
+    default_error_messages = {"invalid": "Must be a whole number.", "range": "Number out of range."}
 
-    default_error_messages = {"invalid": "Must be a positive whole-number id."}
+    def __init__(self, *, strings: bool = True, ascii_digits: bool = False, floats: bool = True,
+                 minimum: int = -MAX_INT4, blank_is_none: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.strings, self.ascii_digits, self.floats = strings, ascii_digits, floats
+        self.minimum, self.blank_is_none = minimum, blank_is_none
+
+    def _from_text(self, value: str) -> int | None:
+        if self.ascii_digits:
+            text = value.strip(" \t\r\n")
+            return int(text) if ASCII_DIGITS.fullmatch(text) else None
+        return int(value) if _WHOLE_NUMBER.match(value) else None
 
     def _deserialize(self, value, attr, data, **kwargs):
-        number = parse_id(value)
+        if self.blank_is_none and isinstance(value, str) and not value.strip():
+            return None
+        number = None
+        if isinstance(value, bool):
+            pass
+        elif isinstance(value, int):
+            number = value
+        elif isinstance(value, float) and self.floats and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str) and self.strings:
+            number = self._from_text(value)
         if number is None:
             raise self.make_error("invalid")
+        if not self.minimum <= number <= MAX_INT4:
+            raise self.make_error("range")
         return number
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else int(value)
+
+
+def Id(**kwargs) -> WholeNumber:  # noqa: N802 - used like a field class
+    """A database id: a JSON integer or a string of digits (the frontend sends both), 1 or more."""
+    field = WholeNumber(ascii_digits=True, floats=False, minimum=1,
+                        error_messages={"invalid": ID_MESSAGE, "range": ID_MESSAGE}, **kwargs)
+    field.is_id = True
+    return field
+
+
+def StrictInteger(**kwargs) -> WholeNumber:  # noqa: N802 - used like a field class
+    """A JSON integer only: refuses 4.7 and "4" alike (a rating)."""
+    return WholeNumber(strings=False, floats=False, error_messages={"invalid": "Not a valid integer."}, **kwargs)
 
 
 class Money(fields.Field):
@@ -77,40 +104,37 @@ class Money(fields.Field):
         return amount.quantize(Decimal("0.01"))
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        number = float(value)
-        return int(number) if number.is_integer() else number
+        return money(value)
 
 
-class StrictInteger(fields.Integer):
-    """An integer that refuses 4.7 and "4" alike, within PostgreSQL's int4 range."""
+def utc_text(value) -> str | None:
+    """The one UTC formatter: a `timestamp` (stored in UTC; naive means UTC) as ISO-8601 with
+    milliseconds and a Z, like the old server printed; a date as YYYY-MM-DD.
 
-    def __init__(self, **kwargs):
-        super().__init__(strict=True, **kwargs)
-
-    def _validated(self, value):
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        number = super()._validated(value)
-        if number is not None and not -MAX_INT4 <= number <= MAX_INT4:
-            raise ValidationError("Number out of range.")
-        return number
+    Also takes the text PostgreSQL prints for a `timestamp` in the ISO DateStyle
+    ('2026-03-04 05:06:07.891234', the fraction without its trailing zeros), which the car
+    list reads instead of datetimes (cms.repositories.cars.list_cars).
+    """
+    if value is None:
+        return None
+    if value.__class__ is str:
+        if 19 <= len(value) <= 26 and value[4] == "-" and value[10] == " ":
+            return f"{value[:10]}T{value[11:19]}.{value[20:23]:0<3}Z"
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.isoformat(timespec="milliseconds") + "Z"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 class UtcDateTime(fields.Field):
-    """A `timestamp` column (stored in UTC) as ISO-8601 with a Z, like the old server printed."""
+    """A `timestamp` column as utc_text prints it."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        if isinstance(value, dt.datetime):
-            if value.tzinfo is not None:
-                value = value.astimezone(dt.UTC).replace(tzinfo=None)
-            return value.isoformat(timespec="milliseconds") + "Z"
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        return str(value)
+        return utc_text(value)
 
 
 class Text(fields.String):
@@ -185,63 +209,12 @@ class InputSchema(Schema):
     """Base of request schemas."""
 
 
-def load_json(schema: Schema, *, partial: bool = False) -> dict:
-    """Validate the request's JSON object body with the schema; 400 on anything else.
-
-    JSON bodies are capped at JSON_MAX_BYTES (413): only image uploads need the larger
-    request limit. Nesting deeper than Python's recursion limit is a 400, not a crash.
-    """
-    app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    limit = min(JSON_MAX_BYTES, app_limit) if app_limit else JSON_MAX_BYTES
-    request.max_content_length = limit
-    too_large = AppError(f"Request body too large (limit {limit} bytes)", status=413)
-    try:
-        raw = request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        raise too_large from None
-    if request.content_length is None and len(raw) >= limit:  # a chunked body, cut at the limit
-        raise too_large
-    try:
-        data = request.get_json(force=True, silent=True)  # parses the cached bytes
-    except RecursionError:
-        raise Invalid("The JSON body is nested too deeply") from None
-    if data is None:
-        if raw.strip():
-            raise Invalid("Malformed JSON body")
-        data = {}
-    if not isinstance(data, dict):
-        raise Invalid("The request body must be a JSON object")
-    return schema.load(data, partial=partial)
-
-
-def load_query(schema: Schema) -> dict:
-    """Validate the query string with the schema."""
-    return schema.load(request.args.to_dict())
-
-
-class InvalidPathId(BadRequest):
-    cms_message = "Invalid id in the URL: it must be a positive whole number"
-
-
-class IdConverter(BaseConverter):
-    """`<id:car_id>` in a route: any segment; a non-numeric one is a 400, not a 404."""
-
-    regex = r"[^/]+"
-    part_isolating = True  # werkzeug guesses False from the "/" in the regex; then "/cars/5/" would 404
-
-    def to_python(self, value: str) -> int:
-        number = parse_id(value)
-        if number is None or not _DIGITS.fullmatch(value):
-            raise InvalidPathId()
-        return number
-
-    def to_url(self, value) -> str:
-        return str(value)
-
-
 def money(value) -> int | float | None:
-    """A numeric column as a JSON number (whole amounts as integers)."""
-    return Money()._serialize(value, None, None)
+    """A numeric column as a JSON number (whole amounts as integers): what Money dumps."""
+    if value is None:
+        return None
+    number = float(value)
+    return int(number) if number.is_integer() else number
 
 
 class StrictBoolean(fields.Field):

@@ -7,7 +7,7 @@ import datetime as dt
 from marshmallow import EXCLUDE, ValidationError, fields, post_load, validate
 
 from cms.schemas.cars import CarSchema
-from cms.schemas.fields import Id, InputSchema, Money, OutputSchema, SafeUrl, Text, UtcDateTime
+from cms.schemas.fields import Id, InputSchema, Money, OutputSchema, SafeUrl, Text, UtcDateTime, utc_text
 
 ORDER_STATUSES = ("draft", "pending", "pending_payment", "paid", "completed", "cancelled")
 INVENTORY_STATUSES = ("available", "reserved", "sold")
@@ -19,11 +19,6 @@ def _not_empty(value: str) -> None:
         raise ValidationError("Must not be empty.")
 
 
-def utc_iso(moment: dt.datetime) -> str:
-    """ISO-8601 in UTC with a Z, like every timestamp the API prints (naive means UTC)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 # --- requests ----------------------------------------------------------------------
@@ -44,7 +39,7 @@ class DocumentSchema(InputSchema):
     def _stored_shape(self, data, **kwargs):
         uploaded_at = data.get("uploaded_at") or dt.datetime.now(dt.UTC)
         try:
-            stamp = utc_iso(uploaded_at)
+            stamp = utc_text(uploaded_at)
         except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 falls after year 9999 in UTC
             raise ValidationError("Not a valid datetime.", "uploadedAt") from None
         return {"name": data["name"], "url": data["url"], "uploadedAt": stamp}
@@ -145,3 +140,10 @@ class SellerReportSchema(OutputSchema):
     total_revenue = Money(data_key="totalRevenue")
     total_sales = fields.Integer(data_key="totalSales")
     weekly_data = fields.List(fields.Nested(WeeklySalesSchema), data_key="weeklyData")
+
+
+class OrderResultSchema(OutputSchema):
+    """Checkout ("Order created") and payment confirmation ("Payment confirmed")."""
+
+    message = fields.String(required=True)
+    order = fields.Nested(OrderSchema, required=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_login import current_user
 from marshmallow import EXCLUDE, ValidationError, fields, pre_load, validate, validates_schema
 
 from cms.schemas.fields import InputSchema, OutputSchema, SafeUrl, Text, UtcDateTime
@@ -89,12 +88,16 @@ class ProfileUpdateSchema(InputSchema):
     # (and ignored) while they hold the caller's current values; a different value is refused.
     READ_ONLY_KEYS = ("id", "email", "role")
 
+    def __init__(self, *, profile: dict | None = None, **kwargs):
+        """`profile`: the caller's current profile as ProfileSchema dumps it."""
+        super().__init__(**kwargs)
+        self.profile = profile
+
     @pre_load
     def _drop_unchanged_read_only_keys(self, data, **kwargs):
-        if not isinstance(data, dict) or not current_user.is_authenticated:
+        if not isinstance(data, dict) or self.profile is None:
             return data
-        profile = ProfileSchema().dump(current_user.row)
-        return {k: v for k, v in data.items() if not (k in self.READ_ONLY_KEYS and v == profile.get(k))}
+        return {k: v for k, v in data.items() if not (k in self.READ_ONLY_KEYS and v == self.profile.get(k))}
 
     name = Text(max_length=255, validate=validate.Length(min=1, error="Must not be empty."))
     phone = Text(max_length=50, allow_none=True)
@@ -102,3 +105,10 @@ class ProfileUpdateSchema(InputSchema):
     # The frontend may send an uploaded picture inline as a data: URL (the old server kept
     # whatever it got in a text column): allow about 1.5 MB of image, not just a link.
     avatar = SafeUrl(max_length=2_000_000, image_data=True, allow_none=True)
+
+
+class AuthResultSchema(OutputSchema):
+    """POST /api/auth/register and /login: the user (no password hash) and a JWT."""
+
+    user = fields.Nested(UserSchema, required=True)
+    token = fields.String(required=True, metadata={"description": "JWT (HS256): id, role, email, iat, exp"})

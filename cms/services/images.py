@@ -1,4 +1,5 @@
-"""Car image uploads: the contract's rules, libvips re-encoding, and public URLs of stored files.
+"""Car images: listing, uploading (the contract's rules, libvips re-encoding), editing and
+removing them, their stored files, and the public URLs of those files.
 
 Rules (api-contract.md, car images): 1–10 files per request in the multipart field `images`;
 JPEG, PNG or WebP as decoded (the file name and declared type are not trusted); at most 5 MB
@@ -20,13 +21,18 @@ import ctypes
 import ctypes.util
 import hashlib
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO, Protocol
 
 import pyvips
-from flask import current_app, request
-from werkzeug.datastructures import FileStorage
+from psycopg import Connection
 
-from cms.errors import Invalid
+from cms.errors import Invalid, NotFound
+from cms.repositories import cars as cars_repo
+from cms.repositories import images as images_repo
+from cms.services import audit
+from cms.services.access import Caller, managed_car
 
 FIELD_NAME = "images"
 MAX_FILES_PER_REQUEST = 10
@@ -59,6 +65,13 @@ def _return_memory() -> None:
         trim(0)
 
 
+class Upload(Protocol):
+    """An uploaded file as the api layer hands it over (werkzeug's FileStorage is one)."""
+
+    filename: str | None
+    stream: BinaryIO
+
+
 @dataclass(frozen=True)
 class ProcessedImage:
     """An upload re-encoded for storage."""
@@ -70,14 +83,12 @@ class ProcessedImage:
     content_type: str = STORED_CONTENT_TYPE
 
 
-def uploaded_files() -> list[FileStorage]:
-    """The request's files in the `images` field (empty parts of a form are skipped); 400 unless 1–10."""
-    files = [f for f in request.files.getlist(FIELD_NAME) if f.filename or f.content_length]
+def check_file_count(files: Sequence[Upload]) -> None:
+    """400 unless the request carries 1 to MAX_FILES_PER_REQUEST files."""
     if not files:
         raise Invalid(f"Send 1 to {MAX_FILES_PER_REQUEST} image files in the multipart form field '{FIELD_NAME}'")
     if len(files) > MAX_FILES_PER_REQUEST:
         raise Invalid(f"Too many files: at most {MAX_FILES_PER_REQUEST} images per upload (got {len(files)})")
-    return files
 
 
 def check_room(current_count: int, adding: int) -> None:
@@ -90,7 +101,7 @@ def check_room(current_count: int, adding: int) -> None:
         )
 
 
-def process_files(files: list[FileStorage]) -> list[ProcessedImage]:
+def process_files(files: Sequence[Upload]) -> list[ProcessedImage]:
     """Check and re-encode every file; the first violation raises Invalid naming its file."""
     processed = []
     for position, upload in enumerate(files, start=1):
@@ -152,7 +163,7 @@ def _reencode(data: bytes) -> tuple[bytes, int, int]:
     return content, image.width, image.height
 
 
-def _display_name(upload: FileStorage, position: int) -> str:
+def _display_name(upload: Upload, position: int) -> str:
     name = (upload.filename or "").replace("\n", " ").strip()
     if len(name) > 100:
         name = name[:97] + "..."
@@ -161,21 +172,89 @@ def _display_name(upload: FileStorage, position: int) -> str:
 
 # --- public URLs ---------------------------------------------------------------------
 
-def public_base_url() -> str:
-    """PUBLIC_BASE_URL when configured, else the scheme and host the request came to."""
-    configured = current_app.config["CMS_SETTINGS"].public_base_url
-    return (configured or request.host_url).rstrip("/")
+def with_public_url(image: dict | None, base_url: str) -> dict | None:
+    """The image row with image_url absolute when its bytes are stored here; plain links stay as stored.
 
-
-def with_public_url(image: dict | None, base_url: str | None = None) -> dict | None:
-    """The image row with image_url absolute when its bytes are stored here; plain links stay as stored."""
+    `base_url`: PUBLIC_BASE_URL, else the scheme and host the request came to (read by the api layer).
+    """
     if image is None or not image.get("has_file"):
         return image
-    base = base_url if base_url is not None else public_base_url()
-    path = FILE_ROUTE.format(car_id=image["car_id"], image_id=image["id"])
-    return {**image, "image_url": base + path}
+    return {**image, "image_url": base_url + file_path(image["car_id"], image["id"])}
 
 
-def with_public_urls(images: list[dict]) -> list[dict]:
-    base = public_base_url()
-    return [with_public_url(image, base) for image in images]
+def with_public_urls(images: Iterable[dict], base_url: str) -> list[dict]:
+    return [with_public_url(image, base_url) for image in images]
+
+
+def file_path(car_id: int, image_id: int) -> str:
+    return FILE_ROUTE.format(car_id=car_id, image_id=image_id)
+
+
+# --- the area's operations -----------------------------------------------------------
+
+def list_images(conn: Connection, car_id: int, *, base_url: str) -> list[dict]:
+    """The car's images by display order; 404 for an unknown car."""
+    if cars_repo.get_car(conn, car_id) is None:
+        raise NotFound()
+    return with_public_urls(images_repo.list_images(conn, car_id), base_url)
+
+
+def upload_images(conn: Connection, caller: Caller, car_id: int, files: Sequence[Upload], *,
+                  base_url: str) -> list[dict]:
+    """Check, re-encode and store the files (the first image of a car becomes primary; display
+    order continues after the last); all or nothing. Returns the stored images."""
+    check_file_count(files)
+    managed_car(caller, cars_repo.get_car(conn, car_id))
+    # Fail fast before the (slow) decoding; the check that counts is repeated under the lock below.
+    check_room(images_repo.image_stats(conn, car_id)["image_count"], len(files))
+    processed = process_files(files)
+    with conn.transaction():
+        managed_car(caller, cars_repo.lock_car(conn, car_id))
+        stats = images_repo.image_stats(conn, car_id)
+        check_room(stats["image_count"], len(processed))
+        stored = []
+        for offset, image in enumerate(processed):
+            stored.append(images_repo.insert_image_with_file(
+                conn, car_id,
+                is_primary=not stats["has_primary"] and offset == 0,
+                display_order=stats["next_display_order"] + offset,
+                content=image.content, content_type=image.content_type,
+                width=image.width, height=image.height, etag=image.etag,
+            ))
+        audit.record(conn, caller, "upload_car_images", car_id, {"imageIds": [row["id"] for row in stored]})
+    return with_public_urls(stored, base_url)
+
+
+def update_image(conn: Connection, caller: Caller, car_id: int, image_id: int, changes: dict, *,
+                 base_url: str) -> dict:
+    """Make the image primary (the car's others stop being so) and/or move it."""
+    with conn.transaction():
+        managed_car(caller, cars_repo.lock_car(conn, car_id))
+        image = images_repo.get_image(conn, car_id, image_id)
+        if image is None:
+            raise NotFound("Image not found")
+        if changes.get("is_primary") is False and image["is_primary"]:
+            raise Invalid("A car always has one primary image: make another image primary instead")
+        image = images_repo.update_image(
+            conn, car_id, image_id,
+            make_primary=bool(changes.get("is_primary")), display_order=changes.get("display_order"),
+        )
+        audit.record(conn, caller, "update_car_image", car_id, {"imageId": image_id, **changes})
+    return with_public_url(image, base_url)
+
+
+def delete_image(conn: Connection, caller: Caller, car_id: int, image_id: int) -> None:
+    """Remove the image; when it was primary, the first remaining one becomes primary."""
+    with conn.transaction():
+        managed_car(caller, cars_repo.lock_car(conn, car_id))
+        if images_repo.delete_image(conn, car_id, image_id) is None:
+            raise NotFound("Image not found")
+        audit.record(conn, caller, "delete_car_image", car_id, {"imageId": image_id})
+
+
+def image_file(conn: Connection, car_id: int, image_id: int, known_etags: Iterable[str]) -> dict:
+    """{content_type, etag, byte_size, content}: content None when an etag in known_etags matches."""
+    file = images_repo.get_file(conn, car_id, image_id, known_etags)
+    if file is None:
+        raise NotFound("Image not found")
+    return file

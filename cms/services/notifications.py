@@ -6,43 +6,25 @@ transaction that makes the change: the message is a row of the outbox
 request is never delayed by Telegram, and nothing is lost when a process
 dies. Delivery is done by outbox workers: `cms outbox-worker`, and (unless
 NOTIFICATIONS_WORKER_THREAD=false) one background thread per web process when
-Telegram is configured; without configuration, one warning at start-up and the
-messages wait in the outbox.
+Telegram is configured (started by create_app through cms.services.outbox.start_worker_thread);
+without configuration, one warning at start-up and the messages wait in the outbox.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask
 from psycopg import Connection
 
 from cms.repositories import outbox as outbox_repo
-from cms.services import outbox
 
 log = logging.getLogger(__name__)
 
 TELEGRAM_MAX_TEXT = 4096
 MESSAGE_EXCERPT = 500
-
-
-def init_app(app: Flask) -> None:
-    """Start this process's delivery thread when Telegram is configured (warn once when not)."""
-    settings = app.config["CMS_SETTINGS"]
-    client = outbox.client_from_settings(settings)
-    if client is None or not settings.notifications_worker_thread:
-        return
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=outbox.run_worker, args=(settings.database_url, client),
-        kwargs={"interval": 2.0, "stop": stop, "settings": settings}, name="cms-outbox-worker", daemon=True,
-    )
-    thread.start()
-    app.extensions["cms.outbox_worker"] = (thread, stop)
 
 
 # --- messages ---------------------------------------------------------------------
@@ -115,3 +97,8 @@ def queue_payment_confirmed(conn: Connection, order: Any, car: Any, buyer: Any) 
     those attributes (e.g. flask_login's current_user).
     """
     return outbox_repo.enqueue(conn, "payment_confirmed", payment_message(order, car, buyer)[:TELEGRAM_MAX_TEXT])
+
+
+def recent(conn: Connection, *, limit: int, offset: int) -> list[dict]:
+    """The outbox, newest first (admin)."""
+    return outbox_repo.list_recent(conn, limit, offset)

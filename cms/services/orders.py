@@ -1,6 +1,7 @@
-"""Orders: the one state machine, and selling a car at most once.
+"""Orders: the one state machine, selling a car at most once, checkout and payment, the seller's
+workspace (orders, inventory status, the sales report).
 
-Every function takes the connection of a transaction the caller opened and
+Every public function takes the request's connection, opens the transaction itself and
 raises cms.errors exceptions. Whatever can change a car's sale locks the car
 row first and the order second (see sql/queries/orders.sql), so two requests
 racing for one car queue on the car and the second sees what the first did.
@@ -30,9 +31,10 @@ from psycopg import Connection
 
 from cms.errors import Conflict, Forbidden, Invalid, NotFound
 from cms.repositories import orders as orders_repo
-from cms.repositories import settings as settings_repo
-from cms.services import listing_rules
-from cms.services import settings as runtime_settings
+from cms.services import audit, listing_rules, notifications
+from cms.services import settings as settings_service
+from cms.services.access import Caller, ensure_may_manage, is_admin
+from cms.services.settings import RuntimeSettings
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"pending", "completed", "cancelled"}),
@@ -45,7 +47,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 SALE_STATUSES = frozenset({"paid", "completed"})
 SELLABLE_CAR_STATUSES = frozenset({"available", "reserved"})
 UNAPPROVED_CAR_STATUSES = frozenset({"pending", "rejected"})
-REPORT_WEEKS = 12
 
 ALREADY_SOLD = "This car is already sold"
 SOLD_TO_ANOTHER_BUYER = "This car has already been sold to another buyer; your order was cancelled"
@@ -68,10 +69,6 @@ class PaymentOutcome:
 def can_transition(current: str, target: str) -> bool:
     """Whether the state machine allows current → target (same status excluded)."""
     return target in TRANSITIONS.get(current, frozenset())
-
-
-def _may_manage(user_id: int, is_admin: bool, owner_id: int | None) -> bool:
-    return is_admin or (owner_id is not None and owner_id == user_id)
 
 
 def _sell_car(conn: Connection, car: dict | None, order: dict) -> dict:
@@ -99,14 +96,27 @@ def _illegal_transition(conn: Connection, order: dict, target: str) -> Conflict:
 
 # --- seller workspace --------------------------------------------------------------
 
-def create_draft(conn: Connection, *, user_id: int, is_admin: bool, car_id: int, buyer_id: int,
+def list_for_seller(conn: Connection, caller: Caller) -> list[dict]:
+    """Orders of the caller's cars (an admin's: every order)."""
+    return orders_repo.list_for_seller(conn, None if is_admin(caller) else caller.id)
+
+
+def create_draft(conn: Connection, caller: Caller, *, car_id: int, buyer_id: int,
                  final_price: Decimal | None) -> dict:
-    """A new draft order for the caller's car (an admin's: any car) and an existing buyer."""
+    """A new draft order for the caller's car (an admin's: any car) and an existing buyer (audited for admins)."""
+    with conn.transaction():
+        order = _create_draft(conn, caller, car_id=car_id, buyer_id=buyer_id, final_price=final_price)
+        audit.record(conn, caller, "create_order", order["id"],
+                     {"carId": order["car_id"], "buyerId": order["buyer_id"]})
+    return order
+
+
+def _create_draft(conn: Connection, caller: Caller, *, car_id: int, buyer_id: int,
+                  final_price: Decimal | None) -> dict:
     car = orders_repo.lock_car(conn, car_id)
     if car is None:
         raise NotFound("Car not found")
-    if not _may_manage(user_id, is_admin, car["seller_id"]):
-        raise Forbidden("You can only create orders for your own cars")
+    ensure_may_manage(caller, car["seller_id"], "You can only create orders for your own cars")
     if not orders_repo.user_exists(conn, buyer_id):
         raise NotFound("Buyer not found")
     listing_rules.ensure_not_own_car(car, buyer_id)
@@ -114,7 +124,7 @@ def create_draft(conn: Connection, *, user_id: int, is_admin: bool, car_id: int,
         raise Conflict(ALREADY_SOLD)
     # Without a negotiated price, the draft takes the price buyers are shown (after any global discount).
     price = final_price if final_price is not None else \
-        runtime_settings.from_row(settings_repo.get_settings(conn)).discounted(car["price"])
+        settings_service.load(conn).discounted(car["price"])
     if price is None:
         raise Invalid("Invalid input: finalPrice", {"finalPrice": ["Required: this car has no price."]})
     return orders_repo.insert_order(
@@ -122,14 +132,27 @@ def create_draft(conn: Connection, *, user_id: int, is_admin: bool, car_id: int,
     )
 
 
-def update_order(conn: Connection, *, user_id: int, is_admin: bool, order_id: int,
-                 status: str | None = None, documents: list | None = None, set_documents: bool = False) -> dict:
-    """Apply a status change (through the state machine) and/or replace the documents."""
+def update_order(conn: Connection, caller: Caller, order_id: int, changes: dict) -> dict:
+    """Apply `changes` (status through the state machine, and/or documents: the whole new list,
+    None for none) to an order of the caller's cars (an admin's: any); audited for admins."""
+    if "status" not in changes and "documents" not in changes:
+        raise Invalid("Nothing to change: send status and/or documents", {"status": ["Send status and/or documents."]})
+    with conn.transaction():
+        order = _update_order(conn, caller, order_id, status=changes.get("status"),
+                              documents=changes.get("documents"), set_documents="documents" in changes)
+        audit.record(conn, caller, "update_order", order_id, {
+            "status": changes.get("status"),
+            "documents": len(changes["documents"] or []) if "documents" in changes else None,
+        })
+    return order
+
+
+def _update_order(conn: Connection, caller: Caller, order_id: int, *, status: str | None,
+                  documents: list | None, set_documents: bool) -> dict:
     found = orders_repo.get_order(conn, order_id)
     if found is None:
         raise NotFound("Order not found")
-    if not _may_manage(user_id, is_admin, found["seller_id"]):
-        raise Forbidden("This order belongs to another seller")
+    ensure_may_manage(caller, found["seller_id"], "This order belongs to another seller")
 
     car = orders_repo.lock_car(conn, found["car_id"]) if found["car_id"] is not None else None
     order = orders_repo.lock_order(conn, order_id)
@@ -155,13 +178,21 @@ def update_order(conn: Connection, *, user_id: int, is_admin: bool, order_id: in
     )
 
 
-def set_inventory_status(conn: Connection, *, user_id: int, is_admin: bool, car_id: int, status: str) -> dict:
-    """available / reserved / sold for an approved listing of the caller (an admin's: any)."""
+def set_inventory_status(conn: Connection, caller: Caller, car_id: int, status: str, *,
+                         runtime: RuntimeSettings | None) -> dict:
+    """available / reserved / sold for an approved listing of the caller (an admin's: any); audited
+    for admins. Returns the car as buyers see it."""
+    with conn.transaction():
+        car = _set_inventory_status(conn, caller, car_id, status)
+        audit.record(conn, caller, "update_inventory_status", car_id, {"status": status})
+    return settings_service.priced(car, runtime)
+
+
+def _set_inventory_status(conn: Connection, caller: Caller, car_id: int, status: str) -> dict:
     car = orders_repo.lock_car(conn, car_id)
     if car is None:
         raise NotFound("Car not found")
-    if not _may_manage(user_id, is_admin, car["seller_id"]):
-        raise Forbidden("This car belongs to another seller")
+    ensure_may_manage(caller, car["seller_id"], "This car belongs to another seller")
     if car["status"] in UNAPPROVED_CAR_STATUSES:
         raise Conflict(
             f"This listing is {car['status']}: only an admin's approval puts it on sale"
@@ -174,20 +205,15 @@ def set_inventory_status(conn: Connection, *, user_id: int, is_admin: bool, car_
     return orders_repo.set_car_status(conn, car_id, status)
 
 
-def seller_report(conn: Connection, seller_id: int | None, weeks: int = REPORT_WEEKS) -> dict:
-    """Totals and the last `weeks` weeks of paid and completed orders (everyone's when seller_id is None)."""
-    totals = orders_repo.report_totals(conn, seller_id)
-    return {
-        "total_revenue": totals["total_revenue"],
-        "total_sales": totals["total_sales"],
-        "weekly_data": orders_repo.report_weekly(conn, seller_id, weeks),
-    }
-
-
 # --- payments ----------------------------------------------------------------------
 
-def checkout(conn: Connection, *, buyer_id: int, car_id: int) -> dict:
-    """An order awaiting payment for an available car, at the car's price."""
+def checkout(conn: Connection, caller: Caller, car_id: int) -> dict:
+    """An order awaiting payment for an available car, at the price the buyer is shown."""
+    with conn.transaction():
+        return _checkout(conn, buyer_id=caller.id, car_id=car_id)
+
+
+def _checkout(conn: Connection, *, buyer_id: int, car_id: int) -> dict:
     car = orders_repo.lock_car(conn, car_id)
     if car is None:
         raise NotFound("Car not found")
@@ -200,20 +226,31 @@ def checkout(conn: Connection, *, buyer_id: int, car_id: int) -> dict:
     if car["price"] is None:
         raise Invalid("This car has no price and cannot be bought online")
     # Charge what the buyer was shown: the price after the admin's global discount, if one is active.
-    price = runtime_settings.from_row(settings_repo.get_settings(conn)).discounted(car["price"])
+    price = settings_service.load(conn).discounted(car["price"])
     return orders_repo.insert_order(
         conn, car_id=car_id, buyer_id=buyer_id, seller_id=car["seller_id"],
         final_price=price, status="pending_payment",
     )
 
 
-def confirm_payment(conn: Connection, *, buyer_id: int, order_id: int) -> PaymentOutcome:
-    """Pay the buyer's pending_payment order: order → paid and car → sold, or, when the car was
-    sold meanwhile, order → cancelled with a refusal for the caller to raise after commit."""
+def confirm_payment(conn: Connection, caller: Caller, order_id: int) -> dict:
+    """Pay the caller's pending_payment order: order → paid and car → sold, and the announcement
+    queued, in one transaction. When the car was sold meanwhile, the order is cancelled (that
+    commits) and then a 409 is raised."""
+    with conn.transaction():
+        outcome = _confirm_payment(conn, caller, order_id)
+        if outcome.refusal is None:
+            notifications.queue_payment_confirmed(conn, outcome.order, outcome.car, caller.row)
+    if outcome.refusal is not None:
+        raise outcome.refusal  # after commit: the losing order stays cancelled
+    return outcome.order
+
+
+def _confirm_payment(conn: Connection, caller: Caller, order_id: int) -> PaymentOutcome:
     found = orders_repo.get_order(conn, order_id)
     if found is None:
         raise NotFound("Order not found")
-    if found["buyer_id"] != buyer_id:
+    if found["buyer_id"] != caller.id:
         raise Forbidden("This order belongs to another buyer")
 
     car = orders_repo.lock_car(conn, found["car_id"]) if found["car_id"] is not None else None
@@ -237,3 +274,11 @@ def confirm_payment(conn: Connection, *, buyer_id: int, order_id: int) -> Paymen
         return PaymentOutcome(order=cancelled, car=car, refusal=Conflict(SOLD_TO_ANOTHER_BUYER))
     paid = orders_repo.update_order(conn, order_id, status="paid")
     return PaymentOutcome(order=paid, car=car)
+
+
+def orders_of_buyer(conn: Connection, caller: Caller, *, runtime: RuntimeSettings | None) -> list[dict]:
+    """The caller's orders as buyer, newest first, each with its car as buyers see it (or None)."""
+    orders = orders_repo.list_for_buyer_with_car(conn, caller.id)
+    for order in orders:
+        order["car"] = settings_service.priced(order["car"], runtime)
+    return orders

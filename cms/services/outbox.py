@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -152,3 +153,18 @@ def run_worker(database_url: str, client: TelegramClient, *, interval: float = 1
             time.sleep(interval)
     if conn is not None:
         conn.close()
+
+
+def start_worker_thread(settings) -> tuple[threading.Thread, threading.Event] | None:
+    """This web process's delivery thread when Telegram is configured (warn once when not):
+    the thread and the event that stops it; None when none was started."""
+    client = client_from_settings(settings)
+    if client is None or not settings.notifications_worker_thread:
+        return None
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_worker, args=(settings.database_url, client),
+        kwargs={"interval": 2.0, "stop": stop, "settings": settings}, name="cms-outbox-worker", daemon=True,
+    )
+    thread.start()
+    return thread, stop

@@ -1,4 +1,4 @@
-"""Seller passwords: generated temporary ones, and the strength rule for given ones.
+"""Passwords: bcrypt hashes and checks, generated temporary ones, and the strength rule for sellers.
 
 The rule (contract, POST /api/admin/sellers): at least 8 characters with an
 upper-case letter, a lower-case letter, a digit and one of the symbols
@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import secrets
 import string
+
+import bcrypt
+
+from cms.errors import Invalid
 
 SYMBOLS = "!@#$%^&*-_=+"
 MIN_LENGTH = 8
@@ -50,3 +54,31 @@ def password_problems(password: str) -> list[str]:
 
 def is_strong(password: str) -> bool:
     return not password_problems(password)
+
+
+def _password_bytes(password: str) -> bytes:
+    encoded = password.encode("utf-8")
+    if len(encoded) > MAX_BYTES:
+        raise Invalid(
+            f"Password is too long (at most {MAX_BYTES} bytes)",
+            {"password": [f"At most {MAX_BYTES} bytes."]},
+        )
+    return encoded
+
+
+def hash_password(password: str, rounds: int) -> str:
+    """A bcrypt hash ($2b$) at the given cost (BCRYPT_ROUNDS)."""
+    return bcrypt.hashpw(_password_bytes(password), bcrypt.gensalt(rounds=rounds)).decode("ascii")
+
+
+def check_password(password: str, password_hash: str | None) -> bool:
+    """True when the password matches; $2a$ hashes of the old server verify too."""
+    if not password_hash:
+        return False
+    encoded = password.encode("utf-8")
+    if len(encoded) > MAX_BYTES:
+        return False
+    try:
+        return bcrypt.checkpw(encoded, password_hash.encode("ascii"))
+    except ValueError:  # not a bcrypt hash at all
+        return False

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
-from flask import request
 from psycopg import Connection
 
-from cms.auth import caller_ip
-from cms.errors import TooManyRequests
+from cms.errors import Invalid, TooManyRequests
 from cms.repositories import admin_ops as ops_repo
 
 WINDOW_SECONDS = 15 * 60
@@ -41,22 +40,31 @@ PENDING_WAIT_SECONDS = 10.0
 PENDING_POLL_SECONDS = 0.05
 
 
-def record(conn: Connection, event_type: str, *, user_id: int | None = None, email: str | None = None,
-           details: dict | None = None) -> None:
-    """Add an auth event with the caller's address and user agent (never a password)."""
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from (read by the api layer): the address and the user agent."""
+
+    ip: str
+    user_agent: str
+
+    @property
+    def address(self) -> str | None:
+        """The address as auth_events keeps it (at most 64 characters; None when unknown)."""
+        return self.ip[:64] or None
+
+
+def record(conn: Connection, client: Client, event_type: str, *, user_id: int | None = None,
+           email: str | None = None, details: dict | None = None) -> None:
+    """Add an auth event with the client's address and user agent (never a password)."""
     ops_repo.insert_auth_event(
         conn,
         event_type=event_type,
         user_id=user_id,
         email=email,
-        ip=_ip(),
-        user_agent=request.headers.get("User-Agent", ""),
+        ip=client.address,
+        user_agent=client.user_agent,
         details=details,
     )
-
-
-def _ip() -> str | None:
-    return caller_ip()[:64] or None
 
 
 def account_delay(failures: int) -> float:
@@ -87,7 +95,7 @@ def retry_after(figures: dict, *, with_pending: bool = False) -> int | None:
     return max(1, math.ceil(max(waits)))
 
 
-def begin_login_attempt(conn: Connection, email: str) -> int:
+def begin_login_attempt(conn: Connection, client: Client, email: str) -> int:
     """Check the throttle and record the attempt (as a failure until settled) in one step.
 
     Raises TooManyRequests (and logs login_throttled) when refused; returns the attempt's id.
@@ -97,7 +105,7 @@ def begin_login_attempt(conn: Connection, email: str) -> int:
     passwords all succeed. `conn` is in autocommit mode: the attempt is committed before the
     (slow) password check.
     """
-    ip = _ip()
+    ip = client.address
     deadline = time.monotonic() + PENDING_WAIT_SECONDS
     while True:
         with conn.transaction():
@@ -106,11 +114,10 @@ def begin_login_attempt(conn: Connection, email: str) -> int:
             wait = retry_after(figures)
             pending_wait = None if wait is not None else retry_after(figures, with_pending=True)
             if wait is None and pending_wait is None:
-                return ops_repo.begin_login_attempt(conn, email=email, ip=ip,
-                                                    user_agent=request.headers.get("User-Agent", ""))
+                return ops_repo.begin_login_attempt(conn, email=email, ip=ip, user_agent=client.user_agent)
         if wait is not None or time.monotonic() >= deadline:
             wait = wait if wait is not None else pending_wait
-            record(conn, "login_throttled", email=email, details={"retryAfter": wait})
+            record(conn, client, "login_throttled", email=email, details={"retryAfter": wait})
             raise TooManyRequests(f"Too many failed logins; try again in {wait} seconds", wait)
         time.sleep(PENDING_POLL_SECONDS)
 
@@ -122,3 +129,11 @@ def settle_login_attempt(conn: Connection, attempt_id: int, *, success: bool, us
         conn, attempt_id, event_type="login_success" if success else "login_failure", user_id=user_id,
         details=None if success else {"reason": reason},
     )
+
+
+def security_log(conn: Connection, filters: dict) -> tuple[list[dict], int]:
+    """A page of auth events (filters: event type, email, ip, start/end) and the total."""
+    if filters["start_at"] and filters["end_at"] and filters["start_at"] > filters["end_at"]:
+        raise Invalid("startDate must not be after endDate")
+    rows = ops_repo.list_auth_events(conn, filters)
+    return rows, rows[0]["total_count"] if rows else 0

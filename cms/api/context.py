@@ -1,0 +1,49 @@
+"""What services need from the request, read here so that services never touch Flask:
+the caller, the run-time settings of this request, the base of public URLs."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask_login import current_user
+
+from cms import db
+from cms.auth import caller_ip
+from cms.services import settings as settings_service
+from cms.services.security import Client
+from cms.services.settings import RuntimeSettings
+
+
+def caller():
+    """The authenticated user (id, role, name, email, row), or None."""
+    return current_user._get_current_object() if current_user.is_authenticated else None
+
+
+def _settings_cache() -> settings_service.SettingsCache:
+    return current_app.extensions.setdefault("cms.settings_cache", settings_service.SettingsCache())
+
+
+def runtime_settings() -> RuntimeSettings:
+    """The run-time settings (at most CACHE_SECONDS old); one value for the whole request."""
+    if "runtime_settings" not in g:
+        g.runtime_settings = _settings_cache().get(db.connection())
+    return g.runtime_settings
+
+
+def forget_runtime_settings() -> None:
+    """After this process changed the settings: the next request reads them again."""
+    _settings_cache().forget()
+
+
+def public_base_url() -> str:
+    """PUBLIC_BASE_URL when configured, else the scheme and host the request came to."""
+    configured = current_app.config["CMS_SETTINGS"].public_base_url
+    return (configured or request.host_url).rstrip("/")
+
+
+def client() -> Client:
+    """The client's address (see cms.auth.caller_ip) and user agent, for the security log."""
+    return Client(ip=caller_ip(), user_agent=request.headers.get("User-Agent", ""))
+
+
+def bcrypt_rounds() -> int:
+    return current_app.config["CMS_SETTINGS"].bcrypt_rounds
