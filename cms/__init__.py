@@ -61,7 +61,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
         app,
         origins=list(settings.cors_origins),
         allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["X-Total-Count", "X-Total-Count-Capped", "X-Request-Id"],
+        expose_headers=["X-Total-Count", "X-Total-Count-Capped", "X-Request-Id", "Link"],
         methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         max_age=600,
     )

@@ -189,7 +189,7 @@ def test_the_capped_header_is_readable_by_the_browser(client, factory, cap_of_th
     response = client.get("/api/cars?limit=1", headers={"Origin": "https://shop.example.com"})
 
     exposed = {name.strip() for name in response.headers["Access-Control-Expose-Headers"].split(",")}
-    assert {"X-Total-Count", "X-Total-Count-Capped"} <= exposed
+    assert {"X-Total-Count", "X-Total-Count-Capped", "Link"} <= exposed
 
 
 # --- the detail: one statement, one schema instance for every request ----------------------

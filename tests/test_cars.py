@@ -175,8 +175,9 @@ def test_listing_cars_issues_one_statement_for_3_and_for_30_cars(client, factory
     assert len(response.get_json()) == 30
     assert all(car["primaryImage"] is not None for car in response.get_json())
 
-    # One statement builds the page, its primary images and the total count.
-    assert len(few) == len(many) == 1
+    # One statement builds a page, its primary images and the total count; the whole list
+    # is counted once and then read in batches (cms.api.cars.STREAM_BATCH_ROWS cars each).
+    assert len(few) == len(many) == (1 if "limit" in path else 2)
 
 
 LIST_FILTER_CASES = [

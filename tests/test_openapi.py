@@ -180,7 +180,7 @@ def test_request_bodies_and_responses_come_from_the_marshmallow_schemas(document
     assert "X-Total-Count" in listing["responses"]["200"]["headers"]
     query = {p["name"] for p in listing["parameters"] if p["in"] == "query"}
     assert query == {"q", "brand", "model", "fuelType", "status", "sellerId", "minPrice", "maxPrice", "minYear",
-                     "maxYear", "sort", "limit", "offset"}
+                     "maxYear", "sort", "limit", "offset", "cursor"}
 
     register = resolve(document, document["paths"]["/api/auth/register"]["post"]["requestBody"]["content"]
                        ["application/json"]["schema"])

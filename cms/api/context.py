@@ -40,6 +40,11 @@ def public_base_url() -> str:
     return (configured or request.host_url).rstrip("/")
 
 
+def cursor_secret() -> str:
+    """The key that signs list cursors (cms.services.cursors): the service's JWT secret."""
+    return current_app.config["CMS_SETTINGS"].jwt_secret
+
+
 def client() -> Client:
     """The client's address (see cms.auth.caller_ip) and user agent, for the security log."""
     return Client(ip=caller_ip(), user_agent=request.headers.get("User-Agent", ""))

@@ -3,49 +3,114 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+import zlib
+from collections.abc import Iterator
+from urllib.parse import urlencode
 
-from flask import current_app
+from flask import current_app, request
 
-from cms import db
-from cms.api.context import public_base_url, runtime_settings
+from cms import GZIP_LEVEL, db
+from cms.api.context import cursor_secret, public_base_url, runtime_settings
 from cms.schemas.cars import car_list_json
 from cms.services import cars as cars_service
 
 TOTAL_COUNT_HEADER = "X-Total-Count"
 TOTAL_COUNT_CAPPED_HEADER = "X-Total-Count-Capped"
-TOTAL_COUNT_HEADERS = {TOTAL_COUNT_HEADER: {"description": "Number of matching cars (all pages)",
-                                            "schema": {"type": "integer", "minimum": 0}}}
-# Lists without `limit` (every car: 5.5 MB of JSON at 10,000 cars) are built by one thread per
-# process, one at a time. CPU is the limit anyway, and the ~20 MB a build needs then comes from
-# (and goes back to) that thread's malloc arena, instead of staying in one arena per server thread.
-_UNPAGED_LIST_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cms-unpaged-list")
+TOTAL_COUNT_HEADERS = {
+    TOTAL_COUNT_HEADER: {"description": "Number of matching cars (all pages)",
+                         "schema": {"type": "integer", "minimum": 0}},
+    "Link": {"description": 'With limit, when the page is full: <URL of the next page>; rel="next" '
+                            "(same filters, sort and limit, an opaque cursor instead of offset)",
+             "schema": {"type": "string"}},
+}
 
 
 def car_list_response(filters: dict, *, admin: bool = False):
     """The filtered, sorted page of cars with primaryImage (and rejectionReason for the admin list),
     X-Total-Count and, when the count stopped at its cap, X-Total-Count-Capped: true.
 
+    A page (`limit`) that is full carries `Link: <…>; rel="next"`: the same URL with a cursor
+    after its last car instead of an offset (RFC 8288). Without `limit` every match is streamed.
     The body is exactly what jsonify(CarListItemSchema(many=True).dump(cars)) sends
     (AdminCarListItemSchema for the admin list), written by cms.schemas.cars.car_list_json
     (tests/test_car_list_dump.py).
     """
-    provider = current_app.json
-    indent = 2 if (provider.compact is None and current_app.debug) or provider.compact is False else None
-    conn, runtime, base_url = db.connection(), runtime_settings(), public_base_url()
+    if filters.get("limit") is None:
+        return _streamed_list(filters, admin=admin)
+    secret = cursor_secret()
+    page = cars_service.list_cars(db.connection(), filters, runtime=runtime_settings(), base_url=public_base_url(),
+                                  cursor_secret=secret)
+    response = _json_response(b"[" + ",".join(car_list_json(page.rows, page.columns, admin=admin)).encode() + b"]\n")
+    _set_total(response, page.total, page.capped)
+    cursor = cars_service.next_cursor(page, filters, cursor_secret=secret)
+    if cursor is not None:
+        response.headers["Link"] = f'<{_next_url(cursor)}>; rel="next"'
+    return response
 
-    def build() -> tuple[bytes, int, bool]:
-        # Needs no Flask context (it may run on the builder thread). Rows are read and written out
-        # as they come: only the JSON text of the cars is kept, never a dict per car.
-        page = cars_service.list_cars(conn, filters, runtime=runtime, base_url=base_url)
-        body = b"[" + b",".join(text.encode() for text in car_list_json(page.rows, page.columns, admin=admin)) + b"]\n"
-        if indent is not None:  # the indented format of debug mode
-            body = f"{provider.dumps(json.loads(body), indent=indent)}\n".encode()
-        return body, page.total, page.capped
 
-    body, total, capped = _UNPAGED_LIST_BUILDER.submit(build).result() if filters.get("limit") is None else build()
-    response = current_app.response_class(body, mimetype=provider.mimetype)
+def _indented() -> bool:
+    """Whether JSON bodies are indented (jsonify's debug-mode format)."""
+    compact = current_app.json.compact
+    return (compact is None and current_app.debug) or compact is False
+
+
+def _json_response(body: bytes):
+    if _indented():
+        body = f"{current_app.json.dumps(json.loads(body), indent=2)}\n".encode()
+    return current_app.response_class(body, mimetype=current_app.json.mimetype)
+
+
+def _set_total(response, total: int, capped: bool) -> None:
     response.headers[TOTAL_COUNT_HEADER] = str(total)
     if capped:
         response.headers[TOTAL_COUNT_CAPPED_HEADER] = "true"
+
+
+def _next_url(cursor: str) -> str:
+    """This request's URL (same filters, sort and limit) with `cursor` instead of offset and cursor."""
+    params = [(key, value) for key, value in request.args.items(multi=True) if key not in ("offset", "cursor")]
+    params.append(("cursor", cursor))
+    return f"{public_base_url()}{request.path}?{urlencode(params)}"
+
+
+def _streamed_list(filters: dict, *, admin: bool):
+    """Every match, written and sent a batch at a time (gzip-compressed as it goes when the client
+    accepts it) from cms.services.cars.CarStream. A list that fits in one batch is an ordinary
+    response; past the first batch a failure (PostgreSQL gone mid-way) can only cut the body
+    short: the 200 is already sent."""
+    stream = cars_service.CarStream(db.get_pool(), filters, runtime=runtime_settings(), base_url=public_base_url())
+    first = ",".join(car_list_json(stream.first, stream.columns, admin=admin))
+    if stream.complete:
+        response = _json_response(f"[{first}]\n".encode())
+        _set_total(response, stream.total, False)
+        return response
+
+    def body() -> Iterator[bytes]:
+        yield f"[{first}".encode()
+        for rows in stream.rest():
+            yield f",{','.join(car_list_json(rows, stream.columns, admin=admin))}".encode()
+        yield b"]\n"
+
+    if _indented():  # debug mode: one indented body, as jsonify writes it
+        response = _json_response(b"".join(body()))
+        _set_total(response, stream.total, False)
+        return response
+    gzipped = request.accept_encodings["gzip"] > 0
+    response = current_app.response_class(_gzip_stream(body()) if gzipped else body(),
+                                          mimetype=current_app.json.mimetype)
+    response.call_on_close(stream.close)  # a body never iterated (nothing else would release it)
+    response.vary.add("Accept-Encoding")
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    _set_total(response, stream.total, False)
     return response
+
+
+def _gzip_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The chunks as one gzip stream, compressed as they come (level GZIP_LEVEL, like other bodies)."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    for chunk in chunks:
+        compressed = compressor.compress(chunk)
+        if compressed:
+            yield compressed
+    yield compressor.flush()

@@ -26,14 +26,13 @@ log = logging.getLogger(__name__)
 def open_pool(settings) -> ConnectionPool:
     """Open the process's pool and check that the database is reachable and migrated."""
     check_database(settings)
-    pool = ConnectionPool(
+    pool = _Pool(
         settings.database_url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout,
         kwargs=connection_kwargs(settings),
         configure=_mark_idle,
-        reset=_mark_idle,
         check=check_borrowed_connection,
         reconnect_timeout=0,
         name="cms",
@@ -47,6 +46,16 @@ def open_pool(settings) -> ConnectionPool:
     return pool
 
 
+class _Pool(ConnectionPool):
+    """The pool, marking each returned connection idle on the returning thread. (A `reset`
+    callback would do it too, but then psycopg_pool hands every returned connection to its
+    worker thread: a thread switch per request, and the connection is not free until then.)"""
+
+    def putconn(self, conn: psycopg.Connection) -> None:
+        _mark_idle(conn)
+        super().putconn(conn)
+
+
 # A borrowed connection gets a round trip to the server (psycopg_pool's check_connection)
 # only when it may be dead: it sat unused for more than this long, or the server already
 # sent it something (a restart or pg_terminate_backend closes the socket, which makes it
@@ -56,7 +65,7 @@ _IDLE_SINCE = "_cms_idle_since"
 
 
 def _mark_idle(conn: psycopg.Connection) -> None:
-    """Pool callback (configure and reset): remember when the connection started waiting in the pool."""
+    """Remember when the connection started waiting in the pool (the pool's configure, and putconn)."""
     setattr(conn, _IDLE_SINCE, time.monotonic())
 
 

@@ -11,6 +11,7 @@ from psycopg import Connection
 from cms.db import execute, fetch_one, fetch_rows, fetch_value, query
 
 LIST_CARS = query("cars_list")
+LIST_SNAPSHOT = query("cars_list_snapshot")
 GET_CAR_DETAIL = query("cars_get_detail")
 GET_CAR = query("cars_get")
 LOCK_CAR = query("cars_lock")
@@ -27,10 +28,21 @@ LIST_FILTERS = (
     "min_price", "max_price", "min_year", "max_year",
 )
 PRIMARY_IMAGE_PREFIX = "primary_image_"
+# cars_list takes the previous page's last sort key in the parameter of its type.
+SORT_KEY_PARAMS = {
+    "newest": "after_time", "oldest": "after_time", "price_asc": "after_price", "price_desc": "after_price",
+    "year_asc": "after_year", "year_desc": "after_year", "relevance": "after_rank",
+}
 # A page's total is counted exactly up to this many matches (or up to the end of the page
 # asked for, when that is further); beyond it the count stops. An exact count of a million
 # matches costs O(matches) in PostgreSQL whatever the indexes.
 COUNT_CAP = 1000
+# sort=relevance ranks this many matches, the newest ones, and lists only them: ranking reads each
+# candidate's whole text (to_tsvector), and so does finding it, so ranking every match of a common
+# word cost seconds at a million cars. Measured at 1M: 40 candidates made a relevance page cost
+# 1.95 default pages for the same q; the target is 1.5 (bench/README.md). README.md says what a
+# user gives up.
+RELEVANCE_CANDIDATES = 25
 
 
 class CarList:
@@ -46,12 +58,25 @@ class CarList:
     def __init__(self, columns: list[str], rows: Iterator[tuple], *, counted: int, cap: int | None):
         self.columns = {name: position for position, name in enumerate(columns)}
         self._counted, self._cap, self._read = counted, cap, 0
+        self.last: tuple | None = None
         self.rows = self._counting(rows)
 
     def _counting(self, rows: Iterator[tuple]) -> Iterator[tuple]:
         for row in rows:
             self._read += 1
+            self.last = row
             yield row
+
+    @property
+    def read(self) -> int:
+        """How many rows were read so far."""
+        return self._read
+
+    def last_position(self) -> tuple[str | None, int] | None:
+        """(sort key as text, id) of the last row read: where the next page starts; None before any row."""
+        if self.last is None:
+            return None
+        return self.last[self.columns["sort_key"]], self.last[self.columns["id"]]
 
     @property
     def total(self) -> int:
@@ -79,15 +104,21 @@ def count_cap(*, q: str | None, limit: int | None, offset: int) -> int | None:
 
 
 def list_cars(conn: Connection, *, sort: str = "newest", limit: int | None = None, offset: int = 0,
-              **filters) -> CarList:
+              after: tuple[str | None, int] | None = None, count: bool = True, **filters) -> CarList:
     """One page of matching cars (primary image columns flat) and how many cars match.
 
     One SQL statement whatever the number of cars (see cars_list in sql/queries/cars.sql).
-    Without limit the count only goes up to offset: the rows themselves are the rest.
+    `after` = (sort key as text, id) of the previous page's last row (CarList.last_position):
+    the page starts after it, at the cost of a first page. Without limit the count only
+    goes up to offset: the rows themselves are the rest; count=False skips counting.
     """
     params = {name: filters.get(name) for name in LIST_FILTERS}
     cap = count_cap(q=params["q"], limit=limit, offset=offset)
-    params.update(sort=sort, limit=limit, offset=offset, count_limit=offset if cap is None else cap + 1)
+    params.update(dict.fromkeys(set(SORT_KEY_PARAMS.values())), after_id=None)
+    if after is not None:
+        params[SORT_KEY_PARAMS[sort]], params["after_id"] = after
+    params.update(sort=sort, limit=limit, offset=offset, relevance_candidates=RELEVANCE_CANDIDATES,
+                  count_limit=0 if not count else offset if cap is None else cap + 1)
     columns, rows = fetch_rows(conn, LIST_CARS, params, timestamps_as_text=True)
     first = next(rows, None)
     counted = first[columns.index("total_count")] if first else 0
@@ -96,6 +127,21 @@ def list_cars(conn: Connection, *, sort: str = "newest", limit: int | None = Non
     else:
         rows = itertools.chain((first,), rows)
     return CarList(columns, rows, counted=counted, cap=cap)
+
+
+def read_snapshot(conn: Connection) -> None:
+    """Make the transaction just begun one snapshot (REPEATABLE READ)."""
+    execute(conn, LIST_SNAPSHOT)
+
+
+def count_cars(conn: Connection, **filters) -> int:
+    """How many cars match the filters (every one: O(matches)); for a list without limit."""
+    params = {name: filters.get(name) for name in LIST_FILTERS}
+    params.update(dict.fromkeys(set(SORT_KEY_PARAMS.values())), after_id=None)
+    params.update(sort="newest", limit=0, offset=0, relevance_candidates=0, count_limit=None)
+    columns, rows = fetch_rows(conn, LIST_CARS, params)
+    [row] = list(rows)  # one row: the count (and no car, limit 0)
+    return int(row[columns.index("total_count")])
 
 
 def nest_primary_image(columns: dict[str, int], row: tuple) -> dict:
@@ -108,7 +154,7 @@ def nest_primary_image(columns: dict[str, int], row: tuple) -> dict:
             value = _timestamp(value)
         if key.startswith(PRIMARY_IMAGE_PREFIX):
             image[key[len(PRIMARY_IMAGE_PREFIX):]] = value
-        elif key not in ("total_count", "rank"):
+        elif key not in ("total_count", "rank", "sort_key"):
             car[key] = value
     car["primary_image"] = image if image["id"] is not None else None
     return car

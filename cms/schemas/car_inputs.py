@@ -72,6 +72,8 @@ class CarListQuerySchema(InputSchema):
     limit = WholeNumber(validate=validate.Range(min=1, max=MAX_PAGE_SIZE,
                                                 error=f"Must be between 1 and {MAX_PAGE_SIZE}."))
     offset = WholeNumber(load_default=0, validate=validate.Range(min=0, max=MAX_INT4))
+    # The opaque position of a Link rel="next" URL (cms.services.cursors); needs limit, not offset.
+    cursor = fields.String(validate=validate.Length(max=512))
 
     @pre_load
     def _drop_blank_values(self, data, **kwargs):

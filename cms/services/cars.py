@@ -8,17 +8,24 @@ edit form that showed the discounted price is not a new price.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 from psycopg import Connection
+from psycopg_pool import ConnectionPool
 
-from cms.errors import Conflict, NotFound
+from cms.errors import Conflict, Invalid, NotFound
 from cms.repositories import cars as cars_repo
+from cms.services import cursors
 from cms.services import settings as settings_service
 from cms.services.access import Caller, managed_car
 from cms.services.images import file_path, with_public_urls
 from cms.services.settings import RuntimeSettings
 
 PRICE_COLUMNS = ("original_price", "discount_label")
+# A list without `limit` (every car: ~550 MB of JSON at a million cars) is read in batches of this
+# many cars, each after the previous one (cursor paging inside one snapshot), so a worker holds
+# one batch at a time whatever the number of cars.
+STREAM_BATCH_ROWS = 1000
 
 
 class CarPage:
@@ -54,10 +61,103 @@ class CarPage:
     def capped(self) -> bool:
         return self._cars.capped
 
+    def last_position(self) -> tuple[str | None, int] | None:
+        """(sort key as text, id) of the last row read: where the next page starts."""
+        return self._cars.last_position()
 
-def list_cars(conn: Connection, filters: dict, *, runtime: RuntimeSettings | None, base_url: str) -> CarPage:
-    """The matching cars with their primary image, and how many match (see cms.repositories.cars)."""
+    @property
+    def read(self) -> int:
+        return self._cars.read
+
+
+def list_filters(filters: dict) -> dict:
+    """The filters a cursor is bound to (not sort, limit, offset or cursor)."""
+    return {name: filters.get(name) for name in cars_repo.LIST_FILTERS}
+
+
+def list_cars(conn: Connection, filters: dict, *, runtime: RuntimeSettings | None, base_url: str,
+              cursor_secret: str = "") -> CarPage:
+    """The matching cars with their primary image, and how many match (see cms.repositories.cars).
+
+    `filters` may carry `cursor` (from a previous page's next_cursor): the page then starts after
+    the car it names. Invalid (400) for a changed cursor, one of another list, or one without limit
+    or with an offset.
+    """
+    filters = dict(filters)
+    cursor = filters.pop("cursor", None)
+    if cursor is not None:
+        if filters.get("limit") is None:
+            raise Invalid("A cursor needs limit", {"limit": ["Required with cursor."]})
+        if filters.get("offset"):
+            raise Invalid("Give either cursor or offset, not both", {"offset": ["Not allowed with cursor."]})
+        position = cursors.decode(cursor, sort=filters.get("sort", "newest"), filters=list_filters(filters),
+                                  secret=cursor_secret)
+        filters["after"] = (position.key, position.id)
     return CarPage(cars_repo.list_cars(conn, **filters), runtime=runtime, base_url=base_url)
+
+
+def next_cursor(page: CarPage, filters: dict, *, cursor_secret: str) -> str | None:
+    """After every row of a page was read: the cursor of the page after it, or None when the page
+    was not full (nothing follows)."""
+    last = page.last_position()
+    if last is None or filters.get("limit") is None or page.read < filters["limit"]:
+        return None
+    position = cursors.Position(filters.get("sort", "newest"), *last)
+    return cursors.encode(position, list_filters(filters), cursor_secret)
+
+
+class CarStream:
+    """Every matching car (no limit), read STREAM_BATCH_ROWS at a time from one REPEATABLE READ
+    snapshot on a connection of its own: the count and every batch see the same cars, and the
+    connection outlives the request that started it (the body is sent after the handler returned).
+
+    `first` (the first batch) is read on opening, so that a failure there is still an error
+    answer; `rest()` yields the other batches and closes the stream when done, failed or abandoned.
+    `close()` is idempotent: call it when the body is never iterated.
+    """
+
+    def __init__(self, pool: ConnectionPool, filters: dict, *, runtime: RuntimeSettings | None, base_url: str):
+        filters = dict(filters)
+        if filters.pop("cursor", None) is not None:
+            raise Invalid("A cursor needs limit", {"limit": ["Required with cursor."]})
+        self._filters, self._runtime, self._base_url = filters, runtime, base_url
+        self._stack = ExitStack()
+        try:
+            self._conn = self._stack.enter_context(pool.connection())
+            self._stack.enter_context(self._conn.transaction())
+            cars_repo.read_snapshot(self._conn)
+            self.total = cars_repo.count_cars(self._conn, **filters)
+            self.first, self._after = self._batch(filters.get("after"), filters.get("offset", 0))
+        except BaseException:
+            self.close()
+            raise
+        if self._after is None:
+            self.close()
+
+    @property
+    def complete(self) -> bool:
+        """Whether `first` holds every match (nothing more to read)."""
+        return self._after is None
+
+    def _batch(self, after: tuple | None, offset: int) -> tuple[list[tuple], tuple | None]:
+        cars = cars_repo.list_cars(self._conn, **{**self._filters, "limit": STREAM_BATCH_ROWS, "offset": offset,
+                                                  "after": after}, count=False)
+        page = CarPage(cars, runtime=self._runtime, base_url=self._base_url)
+        self.columns = page.columns  # the same in every batch (cms.schemas.cars.LIST_COLUMNS names)
+        rows = list(page.rows)
+        return rows, (page.last_position() if len(rows) == STREAM_BATCH_ROWS else None)
+
+    def rest(self) -> Iterator[list[tuple]]:
+        try:
+            while self._after is not None:
+                rows, self._after = self._batch(self._after, 0)
+                if rows:
+                    yield rows
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._stack.close()
 
 
 def get_car(conn: Connection, car_id: int, *, runtime: RuntimeSettings | None, base_url: str) -> dict:

@@ -1,13 +1,18 @@
 -- name: cars_list
 -- One page of cars matching the optional filters, each with its primary image
--- columns (primary_image_*), and total_count, the number of matches counted up to
--- count_limit (NULL counts every match); one statement whatever the number of cars.
+-- columns (primary_image_*) and sort_key (the row's sort key as text, for the next
+-- page's cursor), and total_count, the number of matches counted up to count_limit;
+-- one statement whatever the number of cars. The page starts after the row whose sort
+-- key (after_time, after_price, after_year or after_rank, as the sort order has it) and
+-- id are given (NULL: at the start), then skips offset rows.
 -- Used by: GET /api/cars, GET /api/admin/cars.
--- Index: cars_created_at_idx, cars_price_idx, cars_price_desc_idx, cars_year_idx,
--- cars_year_desc_idx, cars_brand_idx, cars_brand_created_at_idx, cars_search_idx,
--- car_images_one_primary_per_car, car_images_car_id_idx, car_images_pkey.
+-- Index: cars_created_at_idx, cars_price_id_idx, cars_year_asc_id_idx, cars_year_desc_id_idx,
+-- cars_brand_created_at_idx, cars_search_idx, car_images_one_primary_per_car,
+-- car_images_car_id_idx, car_images_pkey.
 -- Never prepared: with every filter optional, a generic plan cannot use the index
--- of the filters given and reads every car (tests/test_query_plans.py).
+-- of the filters given (with q: cars_search_idx) and reads every car for a rare
+-- word or filter (tests/test_query_plans.py; the sort orders alone keep their
+-- index walk in a generic plan: the bench's generic-plan table).
 WITH matches AS NOT MATERIALIZED (
     -- Every filter is a bound parameter, NULL meaning "no filter". NOT MATERIALIZED:
     -- each use below is planned on its own, so the page can walk an index in the
@@ -32,15 +37,22 @@ WITH matches AS NOT MATERIALIZED (
 
 -- One branch per sort order; sort is compared with constants, never spliced into
 -- the text. PostgreSQL skips the branches whose sort does not match (one-time
--- filter), and the matching one reads the rows in the order of its index and stops
--- after offset + limit of them (limit NULL: every match).
+-- filter), and the matching one walks its (sort key, id) index from the cursor's row
+-- on and stops after offset + limit rows (limit NULL: every match). The cursor
+-- bounds are never NULL (the start of the order stands in), so the walk starts at
+-- the cursor in a generic plan too. A NULL year sorts last both ways.
 page AS (
     (
         SELECT
             m.*,
-            NULL::real AS rank
+            NULL::real AS rank,
+            m.created_at::text AS sort_key
         FROM matches AS m
-        WHERE %(sort)s::text = 'newest'
+        WHERE
+            %(sort)s::text = 'newest'
+            AND (m.created_at, m.id) < (
+                coalesce(%(after_time)s::timestamp, 'infinity'::timestamp), coalesce(%(after_id)s::integer, 2147483647)
+            )
         ORDER BY m.created_at DESC, m.id DESC
         LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
     )
@@ -48,9 +60,14 @@ page AS (
     (
         SELECT
             m.*,
-            NULL::real AS rank
+            NULL::real AS rank,
+            m.created_at::text AS sort_key
         FROM matches AS m
-        WHERE %(sort)s::text = 'oldest'
+        WHERE
+            %(sort)s::text = 'oldest'
+            AND (m.created_at, m.id) > (
+                coalesce(%(after_time)s::timestamp, '-infinity'::timestamp), coalesce(%(after_id)s::integer, 0)
+            )
         ORDER BY m.created_at ASC, m.id ASC
         LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
     )
@@ -58,54 +75,90 @@ page AS (
     (
         SELECT
             m.*,
-            NULL::real AS rank
+            NULL::real AS rank,
+            m.price::text AS sort_key
         FROM matches AS m
-        WHERE %(sort)s::text = 'price_asc'
-        ORDER BY m.price ASC NULLS LAST, m.created_at DESC, m.id DESC
+        WHERE
+            %(sort)s::text = 'price_asc'
+            AND (m.price, m.id) > (
+                coalesce(%(after_price)s::numeric, '-Infinity'::numeric), coalesce(%(after_id)s::integer, 0)
+            )
+        ORDER BY m.price ASC, m.id ASC
         LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
     )
     UNION ALL
     (
         SELECT
             m.*,
-            NULL::real AS rank
+            NULL::real AS rank,
+            m.price::text AS sort_key
         FROM matches AS m
-        WHERE %(sort)s::text = 'price_desc'
-        ORDER BY m.price DESC NULLS LAST, m.created_at DESC, m.id DESC
+        WHERE
+            %(sort)s::text = 'price_desc'
+            AND (m.price, m.id) < (
+                coalesce(%(after_price)s::numeric, 'Infinity'::numeric), coalesce(%(after_id)s::integer, 2147483647)
+            )
+        ORDER BY m.price DESC, m.id DESC
         LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
     )
     UNION ALL
     (
         SELECT
             m.*,
-            NULL::real AS rank
+            NULL::real AS rank,
+            coalesce(m.year, 2147483647)::text AS sort_key
         FROM matches AS m
-        WHERE %(sort)s::text = 'year_asc'
-        ORDER BY m.year ASC NULLS LAST, m.created_at DESC, m.id DESC
+        WHERE
+            %(sort)s::text = 'year_asc'
+            AND (coalesce(m.year, 2147483647), m.id) > (
+                coalesce(%(after_year)s::integer, -2147483647), coalesce(%(after_id)s::integer, 0)
+            )
+        ORDER BY coalesce(m.year, 2147483647) ASC, m.id ASC
         LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
     )
     UNION ALL
     (
         SELECT
             m.*,
-            NULL::real AS rank
+            NULL::real AS rank,
+            coalesce(m.year, -2147483647)::text AS sort_key
         FROM matches AS m
-        WHERE %(sort)s::text = 'year_desc'
-        ORDER BY m.year DESC NULLS LAST, m.created_at DESC, m.id DESC
+        WHERE
+            %(sort)s::text = 'year_desc'
+            AND (coalesce(m.year, -2147483647), m.id) < (
+                coalesce(%(after_year)s::integer, 2147483647), coalesce(%(after_id)s::integer, 2147483647)
+            )
+        ORDER BY coalesce(m.year, -2147483647) DESC, m.id DESC
         LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
     )
     UNION ALL
     (
-        -- ranks every match: O(matches), unlike the other orders
+        -- Relevance ranks a bounded candidate set: the newest relevance_candidates
+        -- matches (the walk the default sort makes), never every match. Ranking reads
+        -- each candidate's whole text (to_tsvector), so its cost grows with the set.
         SELECT
-            m.*,
-            ts_rank(
-                car_search_document(m.title, m.brand, m.model, m.description),
-                car_search_query(%(q)s::text)
-            ) AS rank
-        FROM matches AS m
-        WHERE %(sort)s::text = 'relevance'
-        ORDER BY rank DESC NULLS LAST, m.created_at DESC, m.id DESC
+            ranked.*,
+            ranked.rank::text AS sort_key
+        FROM (
+            SELECT
+                newest.*,
+                ts_rank(
+                    car_search_document(newest.title, newest.brand, newest.model, newest.description),
+                    car_search_query(%(q)s::text)
+                ) AS rank
+            FROM (
+                SELECT m.*
+                FROM matches AS m
+                WHERE %(sort)s::text = 'relevance'
+                ORDER BY m.created_at DESC, m.id DESC
+                LIMIT %(relevance_candidates)s::bigint
+            ) AS newest
+        ) AS ranked
+        WHERE
+            (ranked.rank, ranked.id) < (
+                coalesce(%(after_rank)s::real, 'Infinity'::real), coalesce(%(after_id)s::integer, 2147483647)
+            )
+        ORDER BY ranked.rank DESC, ranked.id DESC
         LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
     )
 ),
@@ -149,7 +202,7 @@ counted AS (
 -- past the end), one row still comes back with total_count and NULL car columns.
 -- Columns as the views car_rows and car_image_rows give them (a data: URL left in
 -- image_url comes back as NULL: image bytes never leave the database here); page.*
--- ends with rank (NULL unless sort is relevance).
+-- ends with rank (NULL unless sort is relevance) and sort_key.
 SELECT
     totals.total_count,
     page.*,
@@ -178,12 +231,13 @@ LEFT JOIN LATERAL (
 -- the page's own order again (on the page's rows only)
 ORDER BY
     page.rank DESC NULLS LAST,
-    CASE WHEN %(sort)s::text = 'price_asc' THEN page.price END ASC NULLS LAST,
-    CASE WHEN %(sort)s::text = 'price_desc' THEN page.price END DESC NULLS LAST,
-    CASE WHEN %(sort)s::text = 'year_asc' THEN page.year END ASC NULLS LAST,
-    CASE WHEN %(sort)s::text = 'year_desc' THEN page.year END DESC NULLS LAST,
+    CASE WHEN %(sort)s::text = 'price_asc' THEN page.price END ASC,
+    CASE WHEN %(sort)s::text = 'price_desc' THEN page.price END DESC,
+    CASE WHEN %(sort)s::text = 'year_asc' THEN coalesce(page.year, 2147483647) END ASC,
+    CASE WHEN %(sort)s::text = 'year_desc' THEN coalesce(page.year, -2147483647) END DESC,
     CASE WHEN %(sort)s::text = 'oldest' THEN page.created_at END ASC,
-    CASE WHEN %(sort)s::text = 'oldest' THEN page.id END ASC,
+    CASE WHEN %(sort)s::text IN ('oldest', 'price_asc', 'year_asc') THEN page.id END ASC,
+    CASE WHEN %(sort)s::text IN ('price_desc', 'year_desc', 'relevance') THEN page.id END DESC,
     page.created_at DESC,
     page.id DESC;
 
@@ -313,3 +367,8 @@ SELECT exists(
     FROM cars
     WHERE id = %(car_id)s
 ) AS found;
+
+-- name: cars_list_snapshot
+-- Makes the current transaction one snapshot (REPEATABLE READ; its first statement), so that a
+-- list streamed in batches and its count see the same cars. Used by: GET /api/cars (no limit).
+SET transaction_isolation = 'repeatable read';
