@@ -15,7 +15,7 @@ from flask import jsonify
 
 from cms import db
 from cms.repositories import cars as cars_repo
-from cms.schemas.cars import AdminCarListItemSchema, CarListItemSchema
+from cms.schemas.cars import AdminCarListItemSchema, CarDetailSchema, CarListItemSchema
 from cms.schemas.fields import UtcDateTime, utc_text
 from cms.services import images as images_service
 from cms.services import settings as settings_service
@@ -205,6 +205,25 @@ def test_the_detail_has_the_images_the_image_list_has(client, factory):
     assert detail["images"] == client.get(f"/api/cars/{car['id']}/images").get_json()
     assert [image["displayOrder"] for image in detail["images"]] == [0, 1, 2]
     assert detail["images"][2]["imageUrl"] is None
+
+
+@pytest.mark.parametrize("discount", sorted(DISCOUNTS))
+def test_the_detail_is_the_schema_dump_byte_for_byte(discount, app, client, factory, showroom, sql):
+    if DISCOUNTS[discount]:
+        sql.execute(DISCOUNTS[discount])
+    buyers = [factory.user("user") for _ in range(3)]
+    for car in sql.execute("SELECT id FROM cars ORDER BY id").fetchall():
+        for rating, buyer in zip((5, 4, 4)[: car["id"] % 4], buyers, strict=False):
+            factory.row("reviews", car_id=car["id"], user_id=buyer["id"], user_name="B", rating=rating, comment="ok")
+        path = f"/api/cars/{car['id']}"
+        with app.test_request_context(path):
+            conn = db.connection()
+            row = cars_repo.get_car_detail(conn, car["id"])
+            row["images"] = images_service.with_public_urls(row["images"], "http://localhost")
+            car_shown = settings_service.priced(row, settings_service.load(conn))
+            expected = jsonify(CarDetailSchema().dump(car_shown)).get_data()
+
+        assert client.get(path).get_data() == expected
 
 
 def test_the_detail_follows_a_discount_switched_on_and_off(client, factory, sql):

@@ -1,4 +1,4 @@
-"""Answers built the same way by several blueprints: car lists (public and admin)."""
+"""Answers built the same way by several blueprints: car lists (public and admin), JSON written directly."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def car_list_response(filters: dict, *, admin: bool = False):
     secret = cursor_secret()
     page = cars_service.list_cars(db.connection(), filters, runtime=runtime_settings(), base_url=public_base_url(),
                                   cursor_secret=secret)
-    response = _json_response(b"[" + ",".join(car_list_json(page.rows, page.columns, admin=admin)).encode() + b"]\n")
+    response = json_response(b"[" + ",".join(car_list_json(page.rows, page.columns, admin=admin)).encode() + b"]\n")
     _set_total(response, page.total, page.capped)
     cursor = cars_service.next_cursor(page, filters, cursor_secret=secret)
     if cursor is not None:
@@ -54,7 +54,8 @@ def _indented() -> bool:
     return (compact is None and current_app.debug) or compact is False
 
 
-def _json_response(body: bytes):
+def json_response(body: bytes):
+    """A JSON body written elsewhere (cms.schemas.cars' writers), sent as jsonify would send it."""
     if _indented():
         body = f"{current_app.json.dumps(json.loads(body), indent=2)}\n".encode()
     return current_app.response_class(body, mimetype=current_app.json.mimetype)
@@ -81,7 +82,7 @@ def _streamed_list(filters: dict, *, admin: bool):
     stream = cars_service.CarStream(db.get_pool(), filters, runtime=runtime_settings(), base_url=public_base_url())
     first = ",".join(car_list_json(stream.first, stream.columns, admin=admin))
     if stream.complete:
-        response = _json_response(f"[{first}]\n".encode())
+        response = json_response(f"[{first}]\n".encode())
         _set_total(response, stream.total, False)
         return response
 
@@ -92,7 +93,7 @@ def _streamed_list(filters: dict, *, admin: bool):
         yield b"]\n"
 
     if _indented():  # debug mode: one indented body, as jsonify writes it
-        response = _json_response(b"".join(body()))
+        response = json_response(b"".join(body()))
         _set_total(response, stream.total, False)
         return response
     gzipped = request.accept_encodings["gzip"] > 0

@@ -175,3 +175,48 @@ def car_list_json(rows: Iterable[Sequence], columns: dict[str, int], *, admin: b
             f'"createdAt":{time(row[created_at])},"updatedAt":{time(row[updated_at])}{discount},'
             f'"primaryImage":{primary}{admin_fields}}}'
         )
+
+
+# --- car detail without marshmallow ----------------------------------------------------------
+#
+# GET /api/cars/:id is the hottest read: CarDetailSchema's dump plus jsonify cost more than the
+# query. car_detail_json() writes what jsonify(CarDetailSchema().dump(car)) sends for the same
+# car (tests/test_car_list_dump.py holds them side by side, with and without a discount).
+
+def _json_text_or_empty(value) -> str:
+    return _json_text(value or "")
+
+
+def _json_float(value) -> str:
+    return "null" if value is None else repr(float(value))
+
+
+# (JSON key, row key, writer) in CarSchema's order
+_CAR_FIELDS = (
+    ("id", "id", _json_int), ("title", "title", _json_text_or_empty), ("price", "price", _json_money),
+    ("description", "description", _json_text_or_empty), ("sellerId", "seller_id", _json_int),
+    ("status", "status", _json_text), ("brand", "brand", _json_text_or_empty), ("model", "model", _json_text),
+    ("year", "year", _json_int), ("fuelType", "fuel_type", _json_text), ("image", "image", _json_text),
+    ("createdAt", "created_at", _json_time), ("updatedAt", "updated_at", _json_time),
+)
+_IMAGE_FIELDS = (
+    ("id", "id", _json_int), ("carId", "car_id", _json_int), ("imageUrl", "image_url", _json_text),
+    ("isPrimary", "is_primary", _json_bool), ("displayOrder", "display_order", _json_int),
+    ("createdAt", "created_at", _json_time), ("updatedAt", "updated_at", _json_time),
+)
+
+
+def _json_object(row: dict, spec: tuple) -> str:
+    return "{" + ",".join(f'"{key}":{write(row[name])}' for key, name, write in spec) + "}"
+
+
+def car_detail_json(car: dict) -> str:
+    """GET /api/cars/:id: the JSON text of cms.services.cars.get_car's car (priced, public image URLs)."""
+    head = _json_object(car, _CAR_FIELDS)[:-1]
+    discount = ""
+    if car.get("original_price") is not None:
+        discount = (f',"originalPrice":{_json_money(car["original_price"])},'
+                    f'"discountLabel":{_json_text(car["discount_label"])}')
+    images = ",".join(_json_object(image, _IMAGE_FIELDS) for image in car["images"])
+    return (f'{head}{discount},"images":[{images}],"averageRating":{_json_float(car["average_rating"])},'
+            f'"reviewCount":{_json_int(car["review_count"])}}}')
