@@ -10,7 +10,7 @@ from marshmallow import EXCLUDE, RAISE, ValidationError, fields, post_load, pre_
 from cms.errors import Invalid
 from cms.schemas.admin_ops import PaginationSchema
 from cms.schemas.fields import MAX_INT4, InputSchema, Money, OutputSchema, StrictBoolean, Text, UtcDateTime
-from cms.schemas.users import ROLES
+from cms.schemas.users import ROLES, SellerSchema
 
 # Admin-created accounts (POST /api/admin/users): at least 8 characters, like
 # seller passwords, but without the character-class rule (the contract only
@@ -190,18 +190,6 @@ class ActionsQuerySchema(InputSchema):
 
 
 # --- responses ---------------------------------------------------------------------
-
-class SellerSchema(OutputSchema):
-    """The seller in the answer of POST /api/admin/sellers."""
-
-    id = fields.Integer()
-    name = fields.String()
-    email = fields.String()
-    role = fields.String()
-    phone = fields.String(allow_none=True)
-    address = fields.String(allow_none=True)
-    is_active = fields.Boolean(data_key="isActive")
-
 
 class AdminActionSchema(OutputSchema):
     """An audit log entry; rows come from the admin_list_actions query."""

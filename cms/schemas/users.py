@@ -30,27 +30,27 @@ class UserSchema(OutputSchema):
     updated_at = UtcDateTime(data_key="updatedAt")
 
 
-class ProfileSchema(OutputSchema):
+# The narrower views of a user name their fields (in their order) out of UserSchema's.
+
+class ProfileSchema(UserSchema):
     """GET /api/users/profile."""
 
-    id = fields.Integer()
-    name = fields.String()
-    email = fields.String()
-    role = fields.String()
-    phone = fields.String(allow_none=True)
-    address = fields.String(allow_none=True)
-    avatar = fields.String(allow_none=True)
+    class Meta:
+        fields = ("id", "name", "email", "role", "phone", "address", "avatar")
 
 
-class UserListItemSchema(OutputSchema):
+class UserListItemSchema(UserSchema):
     """A row of GET /api/users and GET /api/admin/users."""
 
-    id = fields.Integer()
-    name = fields.String()
-    email = fields.String()
-    role = fields.String()
-    is_active = fields.Boolean(data_key="isActive")
-    last_login = UtcDateTime(data_key="lastLogin")
+    class Meta:
+        fields = ("id", "name", "email", "role", "is_active", "last_login")
+
+
+class SellerSchema(UserSchema):
+    """The seller in the answer of POST /api/admin/sellers."""
+
+    class Meta:
+        fields = ("id", "name", "email", "role", "phone", "address", "is_active")
 
 
 class RegisterSchema(InputSchema):
