@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from support.app import BAD_ID, error_of
 
 from cms.services import settings as runtime_settings
 
@@ -122,9 +123,12 @@ def test_a_settings_change_reaches_another_instance_without_restart(
         make_app, factory, admin, no_settings_cache):
     first, second = make_app().test_client(), make_app().test_client()
     user = factory.user("user")
-    assert second.get("/api/users/profile", headers=factory.headers(user)).status_code == 200
-    first.put("/api/admin/settings", headers=factory.headers(admin), json={"maintenanceEnabled": True})
-    assert second.get("/api/users/profile", headers=factory.headers(user)).status_code == 503
+    before = second.get("/api/users/profile", headers=factory.headers(user))
+    assert (before.status_code, before.get_json()["email"]) == (200, user["email"])
+    first.put("/api/admin/settings", headers=factory.headers(admin),
+              json={"maintenanceEnabled": True, "maintenanceMessage": "Back at noon"})
+    during = second.get("/api/users/profile", headers=factory.headers(user))
+    assert (during.status_code, error_of(during)) == (503, "Back at noon")
 
 
 def test_security_log_lists_events_newest_first_with_filters_and_paging(client, factory, admin, sql):
@@ -187,10 +191,14 @@ def test_seller_performance_counts_listings_approval_and_sales(client, factory, 
 def test_seller_performance_of_unknown_or_non_seller_is_404_and_bad_id_400(client, factory, admin):
     headers = factory.headers(admin)
     buyer = factory.user("user")
-    assert client.get("/api/admin/sellers/999999/performance", headers=headers).status_code == 404
-    assert client.get(f"/api/admin/sellers/{buyer['id']}/performance", headers=headers).status_code == 404
-    assert client.get("/api/admin/sellers/abc/performance", headers=headers).status_code == 400
-    assert client.get("/api/admin/sellers/1/performance?months=0", headers=headers).status_code == 400
+    def answer(path):
+        response = client.get(path, headers=headers)
+        return response.status_code, error_of(response)
+
+    assert answer("/api/admin/sellers/999999/performance") == (404, "Seller not found")
+    assert answer(f"/api/admin/sellers/{buyer['id']}/performance") == (404, "Seller not found")
+    assert answer("/api/admin/sellers/abc/performance") == (400, BAD_ID)
+    assert answer("/api/admin/sellers/1/performance?months=0") == (400, "Invalid input: months")
 
 
 def test_recent_notifications_lists_outbox_rows_newest_first(client, factory, admin):

@@ -249,14 +249,18 @@ def test_the_new_role_applies_to_the_users_existing_token(client, factory):
     admin = factory.user("admin")
     seller = factory.user("seller")
     seller_headers = factory.headers(seller)
-    assert client.get(USERS, headers=seller_headers).status_code == 403
+    refused = client.get(USERS, headers=seller_headers)
+    assert (refused.status_code, error_of(refused)) == (403, "Forbidden")
 
     promoted = client.patch(f"{USERS}/{seller['id']}", json={"role": "admin"}, headers=factory.headers(admin))
-    assert promoted.status_code == 200
-    assert client.get(USERS, headers=seller_headers).status_code == 200
+    assert (promoted.status_code, promoted.get_json()["role"]) == (200, "admin")
+    listed = client.get(USERS, headers=seller_headers)
+    assert listed.status_code == 200
+    assert {row["id"] for row in listed.get_json()} >= {admin["id"], seller["id"]}
 
     client.patch(f"{USERS}/{seller['id']}", json={"role": "user"}, headers=factory.headers(admin))
-    assert client.get(USERS, headers=seller_headers).status_code == 403
+    refused_again = client.get(USERS, headers=seller_headers)
+    assert (refused_again.status_code, error_of(refused_again)) == (403, "Forbidden")
 
 
 def test_admin_updates_name_phone_and_address_and_can_clear_them(client, factory, sql):

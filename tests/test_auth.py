@@ -326,17 +326,21 @@ def test_admin_routes_are_403_forbidden_for_other_roles(client, factory, role):
 def test_roles_come_from_the_database_not_from_the_token(client, factory):
     user = factory.user("user")
     token = signed(claims(user, role="admin"))
-    assert client.get("/api/users/profile", headers=bearer(token)).status_code == 200
+    profile = client.get("/api/users/profile", headers=bearer(token))
+    assert (profile.status_code, profile.get_json()["role"]) == (200, "user")
     response = client.get("/api/users", headers=bearer(token))
-    assert response.status_code == 403
+    assert (response.status_code, response.get_json()) == (403, {"error": "Forbidden"})
 
 
 def test_a_demoted_admins_token_loses_admin_rights(client, factory, sql):
     admin = factory.user("admin")
     headers = factory.headers(admin)
-    assert client.get("/api/users", headers=headers).status_code == 200
+    listed = client.get("/api/users", headers=headers)
+    assert listed.status_code == 200
+    assert admin["id"] in {row["id"] for row in listed.get_json()}
     sql.execute("UPDATE users SET role = 'user' WHERE id = %s", (admin["id"],))
-    assert client.get("/api/users", headers=headers).status_code == 403
+    refused = client.get("/api/users", headers=headers)
+    assert (refused.status_code, refused.get_json()) == (403, {"error": "Forbidden"})
 
 
 def test_new_passwords_are_hashed_with_bcrypt_cost_10_or_more(app):

@@ -146,7 +146,9 @@ def test_a_cursor_is_only_valid_for_its_own_list(client, showroom, other):
 def test_a_cursor_signed_with_another_secret_is_a_400(client, make_app, showroom):
     cursor = cursor_of(make_app(jwt_secret="another-secret-" + "y" * 40).test_client().get("/api/cars?limit=2"))
 
-    assert client.get(f"/api/cars?limit=2&cursor={cursor}").status_code == 400
+    response = client.get(f"/api/cars?limit=2&cursor={cursor}")
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("Invalid cursor")
 
 
 def test_a_full_last_page_links_to_an_empty_page(client, factory):

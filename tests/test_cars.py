@@ -7,7 +7,7 @@ import re
 
 import psycopg
 import pytest
-from support.app import error_of
+from support.app import BAD_ID, error_of
 
 CAR_FIELDS = {
     "id", "title", "price", "description", "sellerId", "status", "brand", "model", "year", "fuelType",
@@ -694,7 +694,10 @@ def test_another_seller_cannot_remove_a_listing(client, factory, sql):
 def test_a_buyer_cannot_remove_a_listing(client, factory):
     car = factory.car(factory.user("seller"))
 
-    assert client.delete(f"/api/cars/{car['id']}", headers=factory.headers(factory.user())).status_code == 403
+    response = client.delete(f"/api/cars/{car['id']}", headers=factory.headers(factory.user()))
+
+    assert (response.status_code, error_of(response)) == (403, "Forbidden")
+    assert client.get(f"/api/cars/{car['id']}").status_code == 200
 
 
 def test_remove_without_a_token_is_a_401(client, factory):
@@ -714,7 +717,9 @@ def test_remove_of_an_unknown_car_is_a_404(client, factory):
 
 
 def test_remove_with_a_non_numeric_path_id_is_a_400(client, factory):
-    assert client.delete("/api/cars/x1", headers=factory.headers(factory.user("admin"))).status_code == 400
+    response = client.delete("/api/cars/x1", headers=factory.headers(factory.user("admin")))
+
+    assert (response.status_code, error_of(response)) == (400, BAD_ID)
 
 
 def test_routes_accept_a_trailing_slash_like_the_old_server(client, factory):

@@ -283,8 +283,11 @@ def test_upload_is_refused_to_other_sellers_buyers_and_anonymous_callers(client,
 def test_upload_to_an_unknown_or_non_numeric_car(client, factory, seller):
     headers = factory.headers(seller)
 
-    assert upload(client, 999, [(image_bytes(), "a.jpg")], headers).status_code == 404
-    assert upload(client, "abc", [(image_bytes(), "a.jpg")], headers).status_code == 400
+    unknown = upload(client, 999, [(image_bytes(), "a.jpg")], headers)
+    bad = upload(client, "abc", [(image_bytes(), "a.jpg")], headers)
+
+    assert (unknown.status_code, error_of(unknown)) == (404, "Not found")
+    assert (bad.status_code, error_of(bad)) == (400, "Invalid id in the URL: it must be a positive whole number")
 
 
 # --- GET /api/cars/:carId/images and the file route ----------------------------------

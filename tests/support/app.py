@@ -122,6 +122,10 @@ def atob_payload(token: str) -> dict:
     return json.loads(base64.b64decode(padded, validate=True))
 
 
+# The error of a path id that is not a positive whole number in ASCII digits.
+BAD_ID = "Invalid id in the URL: it must be a positive whole number"
+
+
 def error_of(response) -> str:
     """The message of a JSON error body ({error, details?}); fails on any other body."""
     body = response.get_json()
