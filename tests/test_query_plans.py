@@ -38,7 +38,10 @@ from cms.db import QUERIES, plans
 from cms.operations.demo_data import DEMO_PASSWORD, DemoPlan, demo_email, generate
 
 PLAN_CARS = 20_000
-WATCHED_TABLES = frozenset({"cars", "orders", "inquiries", "reviews", "favorites", "car_images"})
+# The admin logs get as many rows as there are cars (demo data writes none).
+PLAN_LOG_ROWS = PLAN_CARS
+WATCHED_TABLES = frozenset({"cars", "orders", "inquiries", "reviews", "favorites", "car_images", "auth_events",
+                            "notification_outbox"})
 NOT_PER_REQUEST = frozenset({"get_settings"})
 QUERY_NAMES = {item.sql: item.name for item in QUERIES.values()}
 
@@ -108,6 +111,18 @@ def plans_database_url():
     try:
         db.run_dbmate(url, "up")
         generate(url, DemoPlan(cars=PLAN_CARS, seed=5, jobs=1))
+        with connect(url) as conn:
+            conn.execute(
+                "INSERT INTO auth_events (occurred_at, event_type, email, ip, user_agent)"
+                " SELECT now() - n * interval '1 minute', (ARRAY['login_success', 'login_failure'])[1 + n %% 2],"
+                " 'user' || (n %% 500) || '@example.com', '10.0.' || (n %% 250) || '.1', 'bench'"
+                " FROM generate_series(1, %(n)s) AS n", {"n": PLAN_LOG_ROWS})
+            conn.execute(
+                "INSERT INTO notification_outbox (kind, message, status, created_at)"
+                " SELECT 'test', 'message ' || n, 'sent', now() - n * interval '1 minute'"
+                " FROM generate_series(1, %(n)s) AS n", {"n": PLAN_LOG_ROWS})
+            conn.execute("ANALYZE auth_events")
+            conn.execute("ANALYZE notification_outbox")
         yield url
     finally:
         drop_database(name)
@@ -223,6 +238,12 @@ PAGED_ROUTES = {
     "full_text_search": "/api/cars?q=sunroof&limit=20",
     "second_page": "/api/cars?limit=20&offset=20",
     "admin_page": "/api/admin/cars?limit=20",
+    "oldest_first": "/api/cars?sort=oldest&limit=20",
+    "cheapest_first": "/api/cars?sort=price_asc&limit=20",
+    "dearest_first": "/api/cars?sort=price_desc&limit=20",
+    "oldest_model_first": "/api/cars?sort=year_asc&limit=20",
+    "newest_model_first": "/api/cars?sort=year_desc&limit=20",
+    "relevance": "/api/cars?q=sunroof&sort=relevance&limit=20",
 }
 
 
@@ -249,6 +270,18 @@ def test_car_list_pages_read_a_bounded_share_of_the_table(route, plans_app, plan
         assert not heavy, f"{statement.name} read {heavy} rows for one page (budget {budget:,} per table)"
 
 
+@pytest.mark.parametrize("sort", ["newest", "price_asc", "year_desc"])
+def test_a_cursor_page_deep_in_the_list_reads_no_table_sequentially(sort, plans_app, plans_sql, statement_log):
+    # The Link of a page 90 % down the list (reached with offset) leads to a page that starts at
+    # its last car in the (sort key, id) index of the sort order.
+    client = plans_app.test_client()
+    link = client.get(f"/api/cars?sort={sort}&limit=20&offset={PLAN_CARS * 9 // 10}").headers["Link"]
+    next_path = link[link.index("/api/"):link.index(">")]
+    response, statements = run_request(client, statement_log, "GET", next_path)
+    assert len(response.get_json()) == 20
+    assert_no_sequential_scans(plans_sql, statements)
+
+
 def test_full_car_list_reads_no_table_sequentially(plans_app, plans_sql, statement_log):
     # Every car is asked for, but in batches: each batch walks the index of its sort order
     # from the previous batch's last car, and the primary images come from their index.
@@ -259,6 +292,12 @@ def test_full_car_list_reads_no_table_sequentially(plans_app, plans_sql, stateme
 
 def test_car_detail_reads_no_table_sequentially(plans_app, plans_sql, scale, statement_log):
     path = f"/api/cars/{scale['reviewed_car']}"
+    _, statements = run_request(plans_app.test_client(), statement_log, "GET", path)
+    assert_no_sequential_scans(plans_sql, statements)
+
+
+def test_car_images_read_no_table_sequentially(plans_app, plans_sql, scale, statement_log):
+    path = f"/api/cars/{scale['reviewed_car']}/images"
     _, statements = run_request(plans_app.test_client(), statement_log, "GET", path)
     assert_no_sequential_scans(plans_sql, statements)
 
@@ -277,6 +316,9 @@ def test_car_reviews_read_no_table_sequentially(plans_app, plans_sql, scale, sta
     ("/api/seller/orders", "seller"),
     ("/api/seller/inquiries", "seller"),
     ("/api/admin/actions", "admin"),
+    ("/api/admin/security-log?limit=20", "admin"),
+    ("/api/admin/security-log?limit=20&email=user7@example.com", "admin"),
+    ("/api/admin/notifications?limit=20", "admin"),
 ])
 def test_account_lists_read_no_table_sequentially(path, role, plans_app, plans_sql, scale, statement_log):
     _, statements = run_request(plans_app.test_client(), statement_log, "GET", path, token=scale[role]["token"])

@@ -2,6 +2,8 @@
 -- Security log page, newest first, with the total number of matches in every row.
 -- Filters are optional (NULL = any). Used by: GET /api/admin/security-log.
 -- Index: auth_events_occurred_at_idx, auth_events_email_idx.
+-- Never prepared: with every filter optional, a generic plan cannot use the index
+-- of the filter given and reads every event (tests/test_query_plans.py).
 SELECT
     id,
     occurred_at,
