@@ -17,7 +17,7 @@ from cms.api import errors
 from cms.api.http import IdConverter
 from cms.config import Settings, load_settings, validate, validate_for_serving
 from cms.logging_setup import configure_logging
-from cms.request_body import GuardedInputMiddleware
+from cms.raw_request import GuardedInputMiddleware, check_request_size
 from cms.services import outbox
 
 log = logging.getLogger("cms.request")
@@ -109,6 +109,7 @@ def _register_request_log(app: Flask) -> None:
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        check_request_size(request.environ)  # 414/431 as JSON, whatever the HTTP server accepted
 
     @app.after_request
     def log_request(response):

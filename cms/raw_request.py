@@ -1,8 +1,17 @@
-"""A malformed request body is the client's error (400), whatever HTTP server runs the app.
+"""What the app accepts of a raw HTTP request, whatever HTTP server runs it.
+
+Limits: a request line of at most MAX_REQUEST_LINE bytes (414) and at most MAX_HEADER_FIELDS
+header fields of at most MAX_HEADER_BYTES each (431), gunicorn's defaults (fields: 100 there).
+granian's HTTP layer takes headers up to about 400 KB, so the app checks them itself and answers
+in JSON like any other error; only beyond 100 fields, or a request line far over the limit, does
+the HTTP layer refuse first (a bare 431 or 414).
+
+A malformed request body is the client's error (400).
 
 The server hands the app a stream (`wsgi.input`) that decodes chunked transfer encoding while
 the app reads it. A broken chunk ("3\\r\\n{"ab\\r\\n0\\r\\n\\r\\n") then raises the server's own
-exception (gunicorn: InvalidChunkSize, ChunkMissingTerminator, NoMoreData) in the middle of
+exception (gunicorn: InvalidChunkSize, ChunkMissingTerminator, NoMoreData; granian: its own
+read error) in the middle of
 Flask's body parsing, which turned into a 500 with a traceback. This middleware wraps the stream
 so that any failure to read the body becomes werkzeug's BadRequest, answered as a JSON 400.
 """
@@ -11,9 +20,26 @@ from __future__ import annotations
 
 import logging
 
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestHeaderFieldsTooLarge, RequestURITooLarge
 
 log = logging.getLogger(__name__)
+
+
+MAX_REQUEST_LINE = 4094
+MAX_HEADER_FIELDS = 64  # browsers send about 20
+MAX_HEADER_BYTES = 8190
+
+
+def check_request_size(environ: dict) -> None:
+    """Raise werkzeug's 414 or 431 for an oversized request line or headers."""
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
+        environ.get("PATH_INFO", "") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""))
+    if len(target) + len(environ.get("REQUEST_METHOD", "")) + len(" HTTP/1.1") + 1 > MAX_REQUEST_LINE:
+        raise RequestURITooLarge()
+    headers = [(key, value) for key, value in environ.items() if key.startswith("HTTP_")]
+    if len(headers) > MAX_HEADER_FIELDS or any(len(key) + len(str(value)) > MAX_HEADER_BYTES
+                                               for key, value in headers):
+        raise RequestHeaderFieldsTooLarge()
 
 
 class MalformedBody(BadRequest):
@@ -58,7 +84,8 @@ class _GuardedInput:
 
 
 class GuardedInputMiddleware:
-    """Wrap every request's body stream (see the module docstring)."""
+    """Wrap every request's body stream (see the module docstring); the size limits are checked
+    by the app (cms.create_app, before each request) so that the refusal is JSON like any error."""
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app
