@@ -38,7 +38,7 @@ lint-sql: install
 fmt-sql: install
 	$(BIN)/sqlfluff fix --processes 2 sql seed.sql
 
-## Benchmark (issue 5): gunicorn + wrk at 10k and 1M cars, pgbench -S as the ceiling; the report
+## Benchmark (issue 5): the service (granian) + wrk at 10k and 1M cars, pgbench -S as the ceiling; the report
 ## goes to bench/results/<date>.md. BENCH_ARGS=--quick for a smoke run (10k only, 3 s per route).
 .PHONY: bench
 bench: install

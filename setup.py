@@ -1,8 +1,8 @@
 """Build hook: a wheel carries the files the repository keeps at its top level.
 
-`sql/migrations`, `sql/queries`, `sql/demo`, `seed.sql` (where DBAs find them) and
-`gunicorn.conf.py` stay there; building copies them into the package as `cms/_data/` (same
-layout), where cms/resources.py looks first. Everything else is declared in setup.cfg.
+`sql/migrations`, `sql/queries`, `sql/demo` and `seed.sql` (where DBAs find them) stay there;
+building copies them into the package as `cms/_data/` (same layout), where cms/resources.py looks
+first. (The server's settings are code, cms/server.py, and need no copy.) Everything else is declared in setup.cfg.
 """
 
 import shutil
@@ -12,7 +12,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-PACKAGED = ("sql/migrations", "sql/queries", "sql/demo", "seed.sql", "gunicorn.conf.py")
+PACKAGED = ("sql/migrations", "sql/queries", "sql/demo", "seed.sql")
 
 
 class BuildPyWithSQL(build_py):

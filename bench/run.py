@@ -2,8 +2,8 @@
 """Benchmark harness (`make bench`): the production server under wrk at 10k and 1M cars.
 
 For each size it creates (once) and reuses a database cms_bench_<size> on the
-PostgreSQL server of ADMIN_URL, filled by cms.operations.demo_data, starts gunicorn on a
-free port with the service's gunicorn.conf.py, drives every route of issue 5
+PostgreSQL server of ADMIN_URL, filled by cms.operations.demo_data, starts the service as
+production runs it (`python -m cms.server`, granian) on a free port, drives every route of issue 5
 with wrk (-t2 -c16, Lua scripts in bench/lua/) and prints one table per size,
 the ratio p50(1M) / p50(10k) per route, and pgbench -S at the same concurrency
 as the ceiling. The report goes to bench/results/<date>.md.
@@ -62,7 +62,6 @@ LUA_DIR = BENCH_DIR / "lua"
 RESULTS_DIR = BENCH_DIR / "results"
 BENCH_SQL = {item.name: item for item in parse_query_file(ROOT / "sql" / "demo" / "bench.sql")}
 ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", f"postgresql://{getpass.getuser()}@127.0.0.1:5432/postgres")
-VENV_BIN = Path(sys.executable).parent
 SIZES = {"10k": 10_000, "1m": 1_000_000}
 SEED = 1
 PGBENCH_DB = "cms_bench_pgbench"
@@ -86,10 +85,10 @@ ROUTES = (
 # Read routes measured again behind PgBouncer and with a streaming replica (--topologies).
 SCALE_OUT_ROUTES = ("newest", "brand_price", "search", "detail", "reviews")
 TOPOLOGIES = {
-    "direct": "gunicorn → PostgreSQL (the shared server; the tables above)",
-    "pgbouncer": "gunicorn → PgBouncer 1.18 (pool_mode=transaction, 8 server connections) → the same server, "
+    "direct": "granian → PostgreSQL (the shared server; the tables above)",
+    "pgbouncer": "granian → PgBouncer 1.18 (pool_mode=transaction, 8 server connections) → the same server, "
                  "DB_POOL_MODE=transaction",
-    "primary": "gunicorn → a private PostgreSQL (initdb, fsync off) holding the same 10k demo cars",
+    "primary": "granian → a private PostgreSQL (initdb, fsync off) holding the same 10k demo cars",
     "replica": "the same private primary plus a streaming replica (pg_basebackup -R) in DATABASE_REPLICA_URL: "
                "these anonymous reads go to the replica",
 }
@@ -204,7 +203,7 @@ class Server:
 @contextmanager
 def running_server(url: str, workers: int, threads: int, pool_max: int, log_dir: Path, extra_env: dict | None = None):
     port = free_port()
-    log_path = log_dir / f"gunicorn-{port}.log"
+    log_path = log_dir / f"server-{port}.log"
     jwt_secret = secrets.token_urlsafe(48)
     env = {
         **os.environ,
@@ -219,9 +218,8 @@ def running_server(url: str, workers: int, threads: int, pool_max: int, log_dir:
         **(extra_env or {}),
     }
     command = [
-        str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--no-control-socket", "wsgi:app",
+        sys.executable, "-m", "cms.server", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--threads", str(threads),
     ]
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
@@ -231,7 +229,7 @@ def running_server(url: str, workers: int, threads: int, pool_max: int, log_dir:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_path}")
+                raise RuntimeError(f"the server exited with {process.returncode}; see {log_path}")
             try:
                 status, _, _ = http(server.base_url + "/ping")
                 if status == 200 and len(server.worker_pids()) >= workers:
@@ -239,7 +237,7 @@ def running_server(url: str, workers: int, threads: int, pool_max: int, log_dir:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not answer /ping within 60 s; see {log_path}")
+                raise RuntimeError(f"the server did not answer /ping within 60 s; see {log_path}")
             time.sleep(0.2)
         yield server
     finally:
@@ -749,7 +747,7 @@ def scale_out_runs(label: str, direct: SizeRun, options: Options, work_dir: Path
         return runs
 
     def measure(name: str, db_url: str, server_url: str, extra_env: dict) -> SizeRun:
-        log(f"{label} {name}: starting gunicorn")
+        log(f"{label} {name}: starting the server")
         with running_server(server_url, options.workers, options.server_threads, options.pool_max, work_dir,
                             extra_env) as server:
             run = SizeRun(f"{label}-{name}", db_url, server, options, work_dir)
@@ -872,7 +870,7 @@ def build_report(runs: dict[str, SizeRun], facts: dict, options: Options, pgbenc
     out.append("")
     for key, value in facts.items():
         out.append(f"- {key.replace('_', ' ')}: {value}")
-    out.append(f"- server: gunicorn gthread, {options.workers} workers x {options.server_threads} threads, "
+    out.append(f"- server: granian (cms/server.py), {options.workers} workers x {options.server_threads} threads, "
                f"pool {options.server_threads}..{options.pool_max} connections per worker, APP_ENV=production, "
                "request log at INFO to a file")
     out.append(f"- load: wrk -t{options.threads} -c{options.connections}, {options.warmup:g} s warm-up then "
@@ -1085,7 +1083,7 @@ def main() -> int:
             log(f"statements per request: {counts}")
         if not bcrypt_info:
             bcrypt_info = bcrypt_facts(url)
-        log(f"{label}: starting gunicorn ({options.workers} workers x {options.server_threads} threads)")
+        log(f"{label}: starting granian ({options.workers} workers x {options.server_threads} threads)")
         with running_server(url, options.workers, options.server_threads, options.pool_max, work_dir) as server:
             run = SizeRun(label, url, server, options, work_dir)
             run.only = {route for route in args.routes.split(",") if route}

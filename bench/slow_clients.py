@@ -7,16 +7,19 @@ and nothing more) plus N connections that sent nothing at all, and meanwhile ask
 `wrk -t2 -c16` on GET /api/cars/:id and GET /api/cars?limit=20 for a few seconds each.
 
 Servers (2 workers x 4 threads each, the production settings):
+- `granian`         the service as production runs it: `python -m cms.server` (granian's WSGI
+                    interface, one listening socket shared by the workers, 10 s header timeout)
+- `granian-cli`     the granian command with the same settings: every worker binds its own
+                    SO_REUSEPORT socket (granian's default on Linux, which cms/server.py replaces)
 - `gunicorn`        gunicorn gthread straight on the port (the README before issue 13)
 - `gunicorn-nginx`  the same gunicorn behind nginx (request buffering, header/body/idle timeouts)
-- `granian`         granian's WSGI interface (Rust HTTP layer), 10 s header read timeout
 
     .venv/bin/python bench/slow_clients.py --database-url postgresql://root@127.0.0.1:5432/cms_bench_10k
     .venv/bin/python bench/slow_clients.py --servers granian --counts 10,50,200 --seconds 5
 
-Needs the database to hold cars (bench/run.py creates cms_bench_10k), wrk, for gunicorn-nginx an
-nginx binary (Debian package nginx-light), and for granian `pip install granian==2.8.7` (not a
-dependency of the service: see the README, "Serving", for why it was not adopted).
+Needs the database to hold cars (bench/run.py creates cms_bench_10k), wrk, and for the gunicorn
+rows gunicorn (no longer a dependency of the service: `pip install gunicorn==27.0.1`) and for
+gunicorn-nginx an nginx binary (Debian package nginx-light).
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ VENV_BIN = Path(sys.executable).parent
 WORKERS, THREADS = 2, 4
 
 
-def granian_command(*, host: str, port: int, workers: int, threads: int) -> list[str]:
+def granian_cli_command(*, host: str, port: int, workers: int, threads: int) -> list[str]:
+    """The granian command itself, for comparison with cms.server (see the module docstring)."""
     granian = shutil.which("granian", path=str(VENV_BIN)) or "granian"
     return [granian, "--interface", "wsgi", "--host", host, "--port", str(port), "--workers", str(workers),
             "--blocking-threads", str(threads), "--http", "1", "--no-ws", "--http1-header-read-timeout", "10000",
@@ -118,8 +122,11 @@ def serve(kind: str, database_url: str, tmp: Path):
         command = [gunicorn, "--bind", f"127.0.0.1:{app_port}", "--workers", str(WORKERS), "--threads", str(THREADS),
                    "--worker-class", "gthread", "--timeout", "60", "--keep-alive", "5", "--no-control-socket",
                    "wsgi:app"]
+    elif kind == "granian-cli":
+        command = granian_cli_command(host="127.0.0.1", port=port, workers=WORKERS, threads=THREADS)
     else:
-        command = granian_command(host="127.0.0.1", port=port, workers=WORKERS, threads=THREADS)
+        command = [sys.executable, "-m", "cms.server", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", str(WORKERS), "--threads", str(THREADS)]
     log = open(tmp / f"{kind}.log", "wb")  # noqa: SIM115 - closed below
     processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True))
@@ -186,7 +193,7 @@ def wrk(url: str, seconds: float) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgresql://root@127.0.0.1:5432/cms_bench_10k")
-    parser.add_argument("--servers", default="gunicorn,gunicorn-nginx,granian")
+    parser.add_argument("--servers", default="granian,granian-cli,gunicorn,gunicorn-nginx")
     parser.add_argument("--counts", default="10,50,200", help="slow clients held at once (each count: that many "
                                                                "half-open plus that many silent connections)")
     parser.add_argument("--seconds", type=float, default=5, help="wrk seconds per route (0: no throughput run)")

@@ -70,7 +70,7 @@ class Settings:
     env: str = "production"
     database_url: str = ""
     port: int = 4000
-    host: str = ""  # HOST; empty: `cms serve` binds 127.0.0.1, gunicorn.conf.py (production) 0.0.0.0
+    host: str = ""  # HOST; empty: `cms serve` binds 127.0.0.1, `python -m cms.server` (production) 0.0.0.0
     jwt_secret: str = ""
     jwt_expires_in: int = 24 * 3600
     cors_origins: tuple[str, ...] = ("*",)

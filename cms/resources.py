@@ -1,4 +1,4 @@
-"""Where the service's SQL files (and gunicorn.conf.py) are, in a checkout and in an installed wheel.
+"""Where the service's SQL files are, in a checkout and in an installed wheel.
 
 The repository keeps `sql/migrations`, `sql/queries`, `sql/demo` and `seed.sql` at its top
 level, where DBAs look for them. An installed package has no repository around it, so building
@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGED_ROOT = Path(str(files("cms"))) / "_data"
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
-# The folder holding sql/, seed.sql and gunicorn.conf.py: the wheel's copy when there is one,
+# The folder holding sql/ and seed.sql: the wheel's copy when there is one,
 # else the repository.
 ROOT = PACKAGED_ROOT if PACKAGED_ROOT.is_dir() else REPOSITORY_ROOT
 MIGRATIONS_DIR = ROOT / "sql" / "migrations"

@@ -1,4 +1,4 @@
-"""WSGI entry point of the installed package: `gunicorn --config gunicorn.conf.py cms.wsgi:app`."""
+"""WSGI entry point of the installed package, served by `python -m cms.server` (cms/server.py)."""
 
 import logging
 import sys
@@ -11,5 +11,6 @@ try:
     app = create_app()
 except (StartupError, ConfigError) as error:
     logging.getLogger("cms").critical("cannot start: %s", error)
-    # 3 tells the gunicorn master that the worker could not boot: it stops instead of retrying.
+    # A worker that exits before it has loaded the app failed to boot: cms.server stops instead of
+    # respawning it (3, gunicorn's status for it, is also the server's exit status then).
     sys.exit(3)

@@ -128,7 +128,7 @@ def outbox_messages(sql):
 
 @pytest.fixture(scope="session")
 def live_server(database_url, tmp_path_factory):
-    """The real service under gunicorn (2 workers × 4 threads) on the session database."""
+    """The real service under granian (2 workers × 4 threads) on the session database."""
     server = start_server(database_url, tmp_path_factory.mktemp("live"), jwt_secret=TEST_JWT_SECRET)
     yield server
     server.stop()

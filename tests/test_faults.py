@@ -1,14 +1,15 @@
-"""Faults, proven against the real service (gunicorn) and real PostgreSQL processes:
+"""Faults, proven against the real service (granian, cms/server.py) and real PostgreSQL processes:
 
 - PostgreSQL restarted under a steady load of reads and writes: quick 503s during the outage, the
   pool recovers by itself, every acknowledged write survives and nothing is half-applied;
 - start-up with the database down or not migrated: a clear one-line message and a non-zero exit;
-- `kill -9` of a gunicorn worker in the middle of a transaction, and during a load of payments:
-  the transaction rolls back, nothing is half-written, the master replaces the worker.
+- `kill -9` of a worker in the middle of a transaction, and during a load of payments: the
+  transaction rolls back, nothing is half-written, the main process replaces the worker, also
+  when the same worker is killed again right after its replacement.
 
 The restart uses a private PostgreSQL that this module starts for itself (initdb and pg_ctl, run
 as the `postgres` user when the tests run as root; TCP on a free 127.0.0.1 port), never the shared
-server. The worker kills use a gunicorn of their own on the session database.
+server. The worker kills use a server of their own on the session database.
 See docs/invariants.md.
 """
 
@@ -266,7 +267,7 @@ def test_a_postgresql_restart_under_load_costs_quick_503s_and_no_acknowledged_wr
             private_postgres.start()
             up_at = time.monotonic()
             time.sleep(RECOVERY_BOUND + 1.0)
-        assert server.process.poll() is None, "gunicorn must survive the outage without a restart"
+        assert server.process.poll() is None, "the server must survive the outage without a restart"
     finally:
         server.stop()
 
@@ -410,11 +411,11 @@ def wait_for(condition, timeout: float, what: str):
 
 
 def wait_for_replacement(server, killed: int, timeout: float = 20.0) -> list[int]:
-    """Until the master has two workers again, none of them the killed one, and the service answers."""
+    """Until the main process has two workers again, none of them the killed one, and the service answers."""
     def replaced():
         pids = server.worker_pids()
         return pids if len(pids) == 2 and killed not in pids else None
-    pids = wait_for(replaced, timeout, "the master to replace the killed worker")
+    pids = wait_for(replaced, timeout, "the main process to replace the killed worker")
     wait_for(lambda: requests.get(f"{server.url}/ping", timeout=5).status_code == 200, timeout, "/ping")
     return pids
 
@@ -466,6 +467,20 @@ def test_killing_a_worker_in_the_middle_of_a_payment_rolls_its_transaction_back(
     orders = {row["id"]: row["status"] for row in sql.execute("SELECT id, status FROM orders").fetchall()}
     assert orders == {paying["id"]: "paid", waiting["id"]: "cancelled"}
     assert sql.execute("SELECT status FROM cars WHERE id = %s", (car["id"],)).fetchone()["status"] == "sold"
+
+
+def test_a_worker_killed_again_and_again_right_after_its_replacement_is_replaced_each_time(killable_server):
+    """granian alone exits ("worker crash loop detected") when a worker dies within 5.5 s of its
+    respawn; the service keeps replacing killed workers, as gunicorn's master did."""
+    server = killable_server
+    victim = server.worker_pids()[0]
+    for _ in range(3):
+        others = set(server.worker_pids()) - {victim}
+        os.kill(victim, signal.SIGKILL)
+        (victim,) = set(wait_for_replacement(server, victim)) - others  # next: its replacement
+    assert server.process.poll() is None
+    assert "crash loop" not in server.log()
+    assert requests.get(f"{server.url}/ping", timeout=5).json()["status"] == "alive"
 
 
 def test_killing_workers_during_a_load_of_payments_leaves_every_sale_consistent(killable_server, factory, sql):

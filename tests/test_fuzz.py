@@ -1,4 +1,4 @@
-"""Fuzzing every operation of the OpenAPI document against the real server (gunicorn).
+"""Fuzzing every operation of the OpenAPI document against the real server (granian).
 
 Schemathesis generates valid and invalid requests from cms.openapi's document (one
 pytest test per operation, a fixed budget per operation, a fixed seed so a run can be

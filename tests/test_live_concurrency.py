@@ -1,5 +1,5 @@
-"""Integrity under concurrency, proven against the real service: gunicorn (2 worker processes × 4
-threads, see tests/live_server.py) on the session database, driven by real concurrent HTTP clients.
+"""Integrity under concurrency, proven against the real service: granian (2 worker processes × 4
+threads, see tests/support/live_server.py) on the session database, driven by real concurrent HTTP clients.
 
 Every race starts its requests at one barrier so that they reach the server together. After each
 race the database itself is checked, not only the answers. See docs/invariants.md.

@@ -1,11 +1,10 @@
 """`cms serve` (what `make run` runs) listens on 127.0.0.1 unless HOST says otherwise: the
 development server, whose seed accounts' passwords are in the README, is not reachable from the
-network by default. Production (gunicorn.conf.py) binds every interface unless HOST is set."""
+network by default. Production (`python -m cms.server`) binds every interface unless HOST is set."""
 
 from __future__ import annotations
 
 import os
-import runpy
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 from support.app import TEST_JWT_SECRET
 from support.live_server import free_port
 
-from cms import resources
+from cms import server as cms_server
 
 CMS = Path(sys.executable).parent / "cms"
 
@@ -61,10 +60,11 @@ def test_the_development_server_listens_on_loopback_unless_host_says_otherwise(d
     assert "serving on http://0.0.0.0:" in output
 
 
-def test_production_binds_every_interface_unless_host_names_one(monkeypatch):
-    config = str(resources.ROOT / "gunicorn.conf.py")
+def test_production_binds_every_interface_unless_host_names_one(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no .env
     monkeypatch.setenv("PORT", "4321")
     monkeypatch.delenv("HOST", raising=False)
-    assert runpy.run_path(config)["bind"] == "0.0.0.0:4321"
+    options = cms_server.parse_options([])
+    assert (options.host, options.port) == ("0.0.0.0", 4321)
     monkeypatch.setenv("HOST", "10.1.2.3")
-    assert runpy.run_path(config)["bind"] == "10.1.2.3:4321"
+    assert cms_server.parse_options([]).host == "10.1.2.3"

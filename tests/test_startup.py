@@ -81,20 +81,22 @@ def server_environment(database_url: str) -> dict:
     return env
 
 
+def serve_command(env: dict) -> list[str]:
+    """What production runs: the checks, then granian (cms/server.py)."""
+    return [sys.executable, "-m", "cms.server", "--host", "127.0.0.1", "--port", env["PORT"]]
+
+
 def run_bounded(command: list[str], env: dict, seconds: float = 20) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds)
 
 
 @pytest.mark.parametrize("which", ["unreachable", "unmigrated"])
-def test_gunicorn_exits_with_one_clear_line_when_it_cannot_start(empty_database, which):
+def test_the_server_exits_with_one_clear_line_when_it_cannot_start(empty_database, which):
     url = UNREACHABLE if which == "unreachable" else empty_database
     env = server_environment(url)
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
 
     started = time.monotonic()
-    result = run_bounded(
-        [gunicorn, "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{env['PORT']}", "wsgi:app"], env
-    )
+    result = run_bounded(serve_command(env), env)
     elapsed = time.monotonic() - started
 
     output = result.stdout + result.stderr
@@ -106,6 +108,20 @@ def test_gunicorn_exits_with_one_clear_line_when_it_cannot_start(empty_database,
     assert expected in output
 
 
+def test_a_worker_that_cannot_boot_stops_the_server_instead_of_being_respawned(empty_database):
+    """Past the start-up checks (skipped here), a worker that exits before it has loaded the app ends
+    the server with status 3 and a line naming it, however many times killed workers are respawned."""
+    env = server_environment(empty_database)
+    serve_without_checks = ("from cms.server import build_server; "
+                            f"build_server(host='127.0.0.1', port={env['PORT']}, workers=2, threads=1).serve()")
+    result = run_bounded([sys.executable, "-c", serve_without_checks], env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output
+    assert "cannot start" in output and "run the migrations" in output
+    assert re.search(r"worker-\d failed to boot \(exit status 3\); stopping", output), output
+    assert "Traceback" not in output
+
+
 def test_importing_wsgi_without_a_database_exits_with_one_clear_line():
     result = run_bounded([sys.executable, "-c", "import wsgi"], server_environment(UNREACHABLE))
     output = result.stdout + result.stderr
@@ -114,13 +130,10 @@ def test_importing_wsgi_without_a_database_exits_with_one_clear_line():
     assert "Traceback" not in output
 
 
-def test_gunicorn_refuses_a_missing_jwt_secret_outside_development(database_url):
+def test_the_server_refuses_a_missing_jwt_secret_outside_development(database_url):
     env = server_environment(database_url)
     env.pop("JWT_SECRET")
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    result = run_bounded(
-        [gunicorn, "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{env['PORT']}", "wsgi:app"], env
-    )
+    result = run_bounded(serve_command(env), env)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "cannot start" in output and "JWT_SECRET" in output

@@ -75,7 +75,7 @@ def test_a_built_wheel_migrates_seeds_serves_backs_up_and_restores_from_any_dire
     work = tmp_path / "elsewhere"
     work.mkdir()
     url, restored_url = target_database_urls
-    # The new venv first; the project venv's bin (its cms, gunicorn, dbmate) left out; the rest kept
+    # The new venv first; the project venv's bin (its cms, granian, dbmate) left out; the rest kept
     # (the embedded test server puts its client tools first on PATH: pg_dump must match it).
     project_bin = str(Path(sys.executable).parent)
     path = [str(env_dir / "bin"), *(p for p in os.environ["PATH"].split(":") if p and p != project_bin)]

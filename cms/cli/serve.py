@@ -1,21 +1,19 @@
-"""`cms serve`: what `make run` runs: find a database, migrate and seed it, start gunicorn."""
+"""`cms serve`: what `make run` runs: find a database, migrate and seed it, serve with granian."""
 
 from __future__ import annotations
 
 import getpass
 import os
 import secrets
-import sys
 from pathlib import Path
 
 import click
 import psycopg
 
-from cms import db
+from cms import db, server
 from cms.cli.common import run_seed, session_database_url, settings
 from cms.config import load_settings
 
-ROOT = db.ROOT  # the checkout, or the wheel's copy of its files (cms/resources.py)
 VAR_DIR = Path.cwd() / "var"  # the embedded PostgreSQL's data and the development JWT secret
 DEVELOPMENT_HOST = "127.0.0.1"
 
@@ -66,7 +64,7 @@ def _dev_jwt_secret() -> str:
 @click.option("--threads", default=4, show_default=True)
 @click.option("--no-seed", is_flag=True, help="Do not load seed.sql.")
 def serve(workers: int, threads: int, no_seed: bool) -> None:
-    """Find a database, migrate and seed it, then run gunicorn on PORT (default 4000)."""
+    """Find a database, migrate and seed it, then serve with granian (cms.server) on PORT (default 4000)."""
     url, source = resolve_database_url()
     click.echo(f"database: {db.redact(url)} ({source})")
     # Behind a transaction pooler, migrations and the seed go to DATABASE_DIRECT_URL (or refuse).
@@ -81,13 +79,8 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
     if not os.environ.get("JWT_SECRET"):
         os.environ["JWT_SECRET"] = _dev_jwt_secret()
     current = settings()
-    args = [
-        sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-        # Development: reachable from this machine only, unless HOST says otherwise (README).
-        "--bind", f"{current.host or DEVELOPMENT_HOST}:{current.port}",
-        "--workers", str(workers), "--threads", str(threads),
-        "cms.wsgi:app",
-    ]
-    shown = "localhost" if not current.host or current.host == DEVELOPMENT_HOST else current.host
+    # Development: reachable from this machine only, unless HOST says otherwise (README).
+    host = current.host or DEVELOPMENT_HOST
+    shown = "localhost" if host == DEVELOPMENT_HOST else host
     click.echo(f"serving on http://{shown}:{current.port}")
-    os.execv(args[0], args)
+    server.main(["--host", host, "--port", str(current.port), "--workers", str(workers), "--threads", str(threads)])

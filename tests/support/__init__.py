@@ -3,5 +3,5 @@
 - `databases`: the admin URL, private databases (create, migrate, drop), the legacy schema,
   APP_TABLES, small catalog readers.
 - `app`: settings of a test app, password hashes, the row factory, JWT payload decoding.
-- `live_server`: the real service under gunicorn, for concurrency and fault tests.
+- `live_server`: the real service under granian (`python -m cms.server`), for concurrency and fault tests.
 """

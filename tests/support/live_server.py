@@ -1,5 +1,5 @@
-"""Run the real service (gunicorn, several workers and threads) for tests that
-need concurrent HTTP clients, several instances or process faults."""
+"""Run the real service (granian through `python -m cms.server`, several workers and threads) for
+tests that need concurrent HTTP clients, several instances or process faults."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
 def free_port() -> int:
@@ -32,7 +31,7 @@ class LiveServer:
     env: dict = field(default_factory=dict)
 
     def worker_pids(self) -> list[int]:
-        """PIDs of the gunicorn workers (children of the master)."""
+        """PIDs of the workers (children of the main process: cms.server forks them from its main thread)."""
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         try:
             return [int(pid) for pid in children.read_text().split()]
@@ -40,19 +39,21 @@ class LiveServer:
             return []
 
     def wait_for_workers(self, count: int, timeout: float = 20.0) -> list[int]:
-        """The worker PIDs once the master runs `count` of them (/ping answers as soon as the first is up)."""
+        """The worker PIDs once the main process runs `count` of them (/ping answers as soon as the first is up)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pids = self.worker_pids()
             if len(pids) == count:
                 return pids
             time.sleep(0.05)
-        raise RuntimeError(f"gunicorn did not reach {count} workers within {timeout} s (has {self.worker_pids()})")
+        raise RuntimeError(f"the server did not reach {count} workers within {timeout} s (has {self.worker_pids()})")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
+        """SIGTERM (the server stops its workers), then SIGKILL to the whole process group, so that no
+        worker outlives the test holding database connections."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -60,6 +61,10 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def wait_until_up(url: str, timeout: float = 20.0, process: subprocess.Popen | None = None) -> None:
@@ -78,9 +83,10 @@ def wait_until_up(url: str, timeout: float = 20.0, process: subprocess.Popen | N
 
 
 def start_server(database_url: str, log_dir: Path, *, workers: int = 2, threads: int = 4,
-                 extra_env: dict | None = None, wait: bool = True, timeout: int = 30,
+                 extra_env: dict | None = None, wait: bool = True,
                  jwt_secret: str = "live-test-secret-" + "y" * 40) -> LiveServer:
-    """Start gunicorn on a free 127.0.0.1 port; returns once /ping answers (unless wait=False).
+    """Start the service on a free 127.0.0.1 port; returns once /ping answers (unless wait=False).
+    There is no per-request timeout (gunicorn had one): PostgreSQL's statement timeout bounds the work.
 
     Pass the tests' JWT secret (conftest.TEST_JWT_SECRET) so factory.headers() work against it.
     """
@@ -98,12 +104,12 @@ def start_server(database_url: str, log_dir: Path, *, workers: int = 2, threads:
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         **(extra_env or {}),
     }
-    log_path = log_dir / f"gunicorn-{port}.log"
+    log_path = log_dir / f"server-{port}.log"
     log_file = open(log_path, "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [str(GUNICORN), "--config", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--timeout", str(timeout), "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "cms.server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--threads", str(threads)],
+        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
     )
     server = LiveServer(url=f"http://127.0.0.1:{port}", port=port, process=process, log_path=log_path, env=env)
     if wait:
@@ -111,5 +117,5 @@ def start_server(database_url: str, log_dir: Path, *, workers: int = 2, threads:
             wait_until_up(server.url, process=process)
         except RuntimeError:
             server.stop()
-            raise RuntimeError(f"gunicorn did not start:\n{server.log()}") from None
+            raise RuntimeError(f"the server did not start:\n{server.log()}") from None
     return server

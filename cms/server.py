@@ -1,0 +1,240 @@
+"""How the service is served: granian's WSGI interface (issue 13), `python -m cms.server`.
+
+Why granian: gunicorn's threaded workers gave each connection a Python thread while it read the
+request's headers, so ten clients that never finished their headers took the service down.
+granian reads and buffers requests in its Rust HTTP layer, and a Python thread only ever sees a
+complete request: hundreds of slow or silent connections cost sockets, not threads. A connection
+has HEADER_READ_TIMEOUT_MS to deliver a request's headers, whether it is new or idle between
+keep-alive requests; then granian closes it. The measurements are in the README ("Serving").
+
+What CmsServer changes in granian's process manager (granian.server.MPServer, 2.8.9), so that
+workers die and come back the way they did under gunicorn's master:
+
+- **One listening socket, held by the main process.** On Linux granian lets every worker bind its
+  own SO_REUSEPORT socket once it has loaded the app. A killed worker's socket closes with it (the
+  connections waiting in its queue are reset), and while every worker is dead or still booting
+  nothing listens at all: connections are refused. That, not only the crash-loop rule below, is
+  what failed tests/test_faults.py under granian. Here the main process binds once and the workers
+  accept from that socket (granian's own mode on other platforms), as gunicorn's workers do:
+  connections wait in the queue while a worker is replaced.
+- **Its own crash-loop rule.** granian exits ("Worker crash loop detected") when a worker dies
+  within 5.5 s of its own respawn, whatever killed it: two `kill -9` (or OOM kills) in a row took
+  the service down. CmsServer tells a worker that cannot boot from one that was killed:
+  - a worker that exits by itself before it has loaded the app failed to boot (cms.wsgi exits 3
+    when the settings or the database refuse it, an import error exits 1): the server stops at
+    once with status 3 and one line naming it, after the worker's own `cannot start` line;
+  - a worker killed by a signal before it has loaded the app is respawned; MAX_UNREADY_DEATHS in
+    a row (no worker becoming ready meanwhile) stop the server the same way (a crash at import);
+  - a worker that dies after it has loaded the app (kill -9, the OOM killer, a crash) is replaced
+    at once, however often, like gunicorn does.
+  A worker reports "loaded" by writing its PID into a pipe the main process reads.
+- **A booting worker obeys SIGTERM.** A new worker inherits the main process's signal handlers
+  until granian installs its own after the app is loaded; it now takes SIGTERM's default instead,
+  so a shutdown during a respawn does not wait WORKERS_KILL_TIMEOUT for it.
+
+The cost of the shared socket: connections opened at the same instant can all land in one worker
+(each worker's Rust layer accepts until the queue is empty); connections arriving one after
+another split evenly. granian's `backpressure` is left at its default: it limits connections per
+worker, not requests, so a low value would let idle clients block the service again.
+
+Settings and database are checked once before any worker starts (check_can_start): a bad start
+is one clear line and status 1, as under gunicorn's `on_starting`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import signal
+import socket
+import struct
+import sys
+from functools import partial
+
+from granian._internal import load_target
+from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
+from granian.log import LogLevels
+from granian.log import logger as log
+from granian.net import SocketSpec
+from granian.server import MPServer
+
+TARGET = "cms.wsgi:app"
+# A connection has this long to send a request's headers, also when silent from the start, half
+# sent or idle between keep-alive requests; granian then closes it without an answer.
+HEADER_READ_TIMEOUT_MS = 10_000
+# Seconds a worker has to finish its requests on shutdown before it is killed (gunicorn: 20).
+WORKERS_KILL_TIMEOUT = 20
+# Workers killed in a row before any worker became ready: the server gives up.
+MAX_UNREADY_DEATHS = 10
+# Exit status of the server when a worker cannot boot (gunicorn's WORKER_BOOT_ERROR).
+BOOT_FAILURE = 3
+# granian's own lines in the service's log format (cms/logging_setup.py), on stderr.
+LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"cms": {"format": "%(asctime)s %(levelname)s granian %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "cms", "stream": "ext://sys.stderr"}},
+    "loggers": {"_granian": {"handlers": ["stderr"], "propagate": False}},
+}
+_PID = struct.Struct("=i")  # one ready report; smaller than PIPE_BUF, so written atomically
+
+
+def _load_app(ready_fd: int, target: str):
+    """In a new worker: take SIGTERM/SIGINT's default while booting, load the app, report ready."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    app = load_target(target)
+    os.write(ready_fd, _PID.pack(os.getpid()))
+    return app
+
+
+class CmsServer(MPServer):
+    """granian's multi-process server with one shared socket and gunicorn's respawn rule (see above)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._ready_read, self._ready_write = os.pipe()
+        os.set_blocking(self._ready_read, False)
+        self._ready_pids: set[int] = set()
+        self._unready_deaths = 0
+        self.exit_code = 0
+
+    def serve(self, spawn_target=None, target_loader=None, wrap_loader=True):
+        # Workers are forked: they inherit the shared socket and the ready pipe.
+        multiprocessing.set_start_method("fork", force=True)
+        super().serve(spawn_target, partial(_load_app, self._ready_write), wrap_loader)
+
+    def _init_shared_socket(self):
+        """Bind once in the main process and share the socket (granian's mode outside Linux)."""
+        self._shd = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
+        self._sfd = self._shd.get_fd()
+        self._ssp = None
+        self._sso = socket.socket(fileno=self._sfd)
+        self._sso.set_inheritable(True)
+
+    def _serve(self, spawn_target, target_loader):
+        self.startup(spawn_target, target_loader)
+        self._serve_loop(spawn_target, target_loader)
+        self.shutdown(self.exit_code)
+
+    def _serve_loop(self, spawn_target, target_loader):
+        # granian's loop without its crash-loop exit and without the branches of workers_lifetime
+        # and workers_max_rss, which this server does not set.
+        while True:
+            self.main_loop_interrupt.wait()
+            self.main_loop_interrupt.clear()  # before reading: a death after this sets it again
+            if self.interrupt_signal:
+                return
+            dead = list(self.interrupt_children)
+            del self.interrupt_children[: len(dead)]
+            if dead:
+                reason = self._reason_to_stop(dead)
+                if reason:
+                    log.error("%s; stopping", reason)
+                    self.exit_code = BOOT_FAILURE
+                    return
+                self._respawn_workers(dead, spawn_target, target_loader)
+                self._metrics.incr_respawn_err(len(dead))
+            if self.reload_signal:  # SIGHUP: granian's graceful reload of every worker
+                self._reload(spawn_target, target_loader)
+
+    def _reason_to_stop(self, dead: list[int]) -> str | None:
+        """Why these dead workers must end the server (a boot failure), or None to respawn them."""
+        self._read_ready_reports()
+        for idx in dead:
+            worker = self.wrks[idx].inner
+            if worker.pid in self._ready_pids:
+                self._ready_pids.discard(worker.pid)
+                log.warning("worker-%d (PID %s) died (%s); respawning", idx + 1, worker.pid, _how(worker.exitcode))
+                continue
+            if worker.exitcode is not None and worker.exitcode >= 0:
+                return f"worker-{idx + 1} failed to boot ({_how(worker.exitcode)})"
+            self._unready_deaths += 1
+            if self._unready_deaths >= MAX_UNREADY_DEATHS:
+                return (f"{self._unready_deaths} workers in a row died before loading the app "
+                        f"(last: {_how(worker.exitcode)})")
+            log.warning("worker-%d (PID %s) died while booting (%s); respawning", idx + 1, worker.pid,
+                        _how(worker.exitcode))
+        return None
+
+    def _read_ready_reports(self) -> None:
+        try:
+            data = os.read(self._ready_read, 4096 * _PID.size)
+        except BlockingIOError:
+            return
+        if data:
+            self._ready_pids.update(pid for (pid,) in _PID.iter_unpack(data))
+            self._unready_deaths = 0
+
+    def _spawn_workers(self, spawn_target, target_loader):
+        super()._spawn_workers(spawn_target, target_loader)
+        self._forget_old_reports()
+
+    def _respawn_workers(self, workers, spawn_target, target_loader, delay: float = 0):
+        super()._respawn_workers(workers, spawn_target, target_loader, delay)
+        self.respawned_wrks.clear()  # granian's crash-loop bookkeeping; the rule above replaces it
+        self._forget_old_reports()
+
+    def _forget_old_reports(self) -> None:
+        """Keep the pipe drained and the set to the PIDs of living workers."""
+        self._read_ready_reports()
+        self._ready_pids &= {worker.inner.pid for worker in self.wrks}
+
+
+def _how(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exit status {exitcode}"
+
+
+def build_server(*, host: str, port: int, workers: int, threads: int, target: str = TARGET) -> CmsServer:
+    """The server for `target` (module:attribute of a WSGI app) on host:port."""
+    return CmsServer(
+        target, address=host, port=port, interface=Interfaces.WSGI, workers=workers, blocking_threads=threads,
+        http=HTTPModes.http1, websockets=False,
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
+        respawn_failed_workers=True, workers_kill_timeout=WORKERS_KILL_TIMEOUT, log_level=LogLevels.warning,
+        log_dictconfig=LOG_CONFIG,
+    )
+
+
+def check_can_start() -> None:
+    """Settings and database checked once, before any worker starts: a bad start is one clear line
+    (`cms: cannot start: …`) and exit status 1, not a worker failing to boot."""
+    from cms.config import ConfigError, load_settings, validate, validate_for_serving
+    from cms.db import StartupError, open_pool
+
+    try:
+        settings = validate(load_settings())
+        validate_for_serving(settings)
+        open_pool(settings.with_overrides(pool_min_size=1, pool_max_size=1)).close()
+    except (StartupError, ConfigError) as error:
+        print(f"cms: cannot start: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
+    """Options of `python -m cms.server`; defaults from HOST (else every interface), PORT,
+    WEB_WORKERS and WEB_THREADS, read after .env."""
+    from dotenv import load_dotenv
+
+    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+    parser = argparse.ArgumentParser(prog="python -m cms.server", description="Serve the CMS with granian.")
+    parser.add_argument("--host", default=os.environ.get("HOST", "").strip() or "0.0.0.0")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "4000")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m cms.server`: check settings and database, then serve until SIGTERM/SIGINT."""
+    options = parse_options(argv)
+    check_can_start()
+    build_server(host=options.host, port=options.port, workers=options.workers, threads=options.threads).serve()
+
+
+if __name__ == "__main__":
+    main()
