@@ -28,7 +28,6 @@ def seller(factory):
 @pytest.mark.parametrize(("current", "target"), [
     ("available", "reserved"), ("available", "sold"),
     ("reserved", "available"), ("reserved", "sold"),
-    ("sold", "available"), ("sold", "reserved"),
 ])
 def test_seller_changes_the_sale_status_of_their_approved_car(client, factory, seller, sql, current, target):
     car = factory.car(seller, status=current, title="Aura GT-S Concept", price=185000)
@@ -85,6 +84,26 @@ def test_a_car_sold_through_an_order_cannot_go_back_on_sale(client, factory, sel
     assert response.get_json() == {"error": f"This car was sold through order #{order['id']}; its status cannot change"}
     assert car_row(sql, car["id"])["status"] == "sold"
     assert set_status(client, factory, seller, car["id"], "sold").status_code == 200
+
+
+@pytest.mark.parametrize("target", ["available", "reserved"])
+def test_a_car_its_seller_marked_sold_is_read_only_to_that_seller(client, factory, seller, sql, target):
+    """Issue 13: a sold car is read-only to its seller, also when no order sold it."""
+    car = factory.car(seller, status="available")
+    assert set_status(client, factory, seller, car["id"], "sold").status_code == 200
+
+    response = set_status(client, factory, seller, car["id"], target)
+
+    assert response.status_code == 409
+    assert response.get_json() == {"error": "This car is sold: its listing can no longer be changed"}
+    assert car_row(sql, car["id"])["status"] == "sold"
+
+
+def test_an_admin_may_put_a_car_sold_without_an_order_back_on_sale(client, factory, seller, sql):
+    car = factory.car(seller, status="sold")
+    response = set_status(client, factory, factory.user("admin"), car["id"], "available")
+    assert response.status_code == 200
+    assert car_row(sql, car["id"])["status"] == "available"
 
 
 def test_another_sellers_car_is_forbidden_and_unchanged(client, factory, seller, sql):

@@ -189,6 +189,8 @@ def set_inventory_status(conn: Connection, caller: Caller, car_id: int, status: 
 
 
 def _set_inventory_status(conn: Connection, caller: Caller, car_id: int, status: str) -> dict:
+    """A sold car stays sold: for good once an order sold it, and to its seller also when they
+    marked it sold themselves (an admin may correct that)."""
     car = orders_repo.lock_car(conn, car_id)
     if car is None:
         raise NotFound("Car not found")
@@ -202,6 +204,7 @@ def _set_inventory_status(conn: Connection, caller: Caller, car_id: int, status:
     sale = orders_repo.sale_of_car(conn, car_id)
     if sale and status != "sold":
         raise Conflict(f"This car was sold through order #{sale}; its status cannot change")
+    listing_rules.ensure_seller_may_change(car, is_admin=is_admin(caller))
     return orders_repo.set_car_status(conn, car_id, status)
 
 
