@@ -542,11 +542,14 @@ def test_more_headers_than_the_http_layer_takes_are_refused_by_it(live_server):
     assert response.status_code == 431
 
 
-def test_a_malformed_chunked_body_is_a_400_on_the_real_server(live_server):
+@pytest.mark.parametrize("body", [
+    pytest.param(b'3\r\n{"ab\r\n0\r\n\r\n', id="chunk shorter than its size"),
+    pytest.param(b'zz\r\n{"a"}\r\n0\r\n\r\n', id="chunk size not hex"),
+])
+def test_a_malformed_chunked_body_is_a_400_on_the_real_server(live_server, body):
     """Issue 13: a chunk shorter than its declared size was a 500 with a traceback in the log."""
     request = (b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-               b'3\r\n{"ab\r\n0\r\n\r\n')
+               b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + body)
     with socket.create_connection(("127.0.0.1", live_server.port), timeout=15) as sock:
         sock.sendall(request)
         answer = b""
