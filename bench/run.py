@@ -613,6 +613,8 @@ def statement_counts(url: str) -> dict[str, int]:
             counted.clear()
             response = client.get(target)
             assert response.status_code == 200, response.status_code
+            response.get_data()  # a streamed list reads its batches while the body is sent
+            response.close()
             counts[label] = len(counted)
             log(f"  {label}: {counted}")
     finally:

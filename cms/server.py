@@ -10,13 +10,18 @@ keep-alive requests; then granian closes it. The measurements are in the README 
 What CmsServer changes in granian's process manager (granian.server.MPServer, 2.8.9), so that
 workers die and come back the way they did under gunicorn's master:
 
-- **One listening socket, held by the main process.** On Linux granian lets every worker bind its
-  own SO_REUSEPORT socket once it has loaded the app. A killed worker's socket closes with it (the
-  connections waiting in its queue are reset), and while every worker is dead or still booting
-  nothing listens at all: connections are refused. That, not only the crash-loop rule below, is
-  what failed tests/test_faults.py under granian. Here the main process binds once and the workers
-  accept from that socket (granian's own mode on other platforms), as gunicorn's workers do:
-  connections wait in the queue while a worker is replaced.
+- **A listening socket per worker slot, held by the main process.** On Linux granian lets every
+  worker bind its own SO_REUSEPORT socket once it has loaded the app. A killed worker's socket
+  closes with it (the connections waiting in its queue are reset), and while every worker is dead
+  or still booting nothing listens at all: connections are refused. That, not only the crash-loop
+  rule below, is what failed tests/test_faults.py under granian. Here the main process binds one
+  SO_REUSEPORT socket per worker slot and keeps it for the server's life; the worker of slot k
+  (and each replacement) accepts from socket k. The kernel spreads new connections over the slots
+  (by hash of their addresses), and a slot whose worker is being replaced keeps its queue: those
+  connections wait about a second instead of being reset. (One socket shared by every worker would
+  keep queues too, but each worker's Rust layer accepts until the queue is empty, so a burst of
+  connections all landed in one worker: `wrk -c16` ran on one of three workers, at a third of the
+  throughput.)
 - **Its own crash-loop rule.** granian exits ("Worker crash loop detected") when a worker dies
   within 5.5 s of its own respawn, whatever killed it: two `kill -9` (or OOM kills) in a row took
   the service down. CmsServer tells a worker that cannot boot from one that was killed:
@@ -32,10 +37,10 @@ workers die and come back the way they did under gunicorn's master:
   until granian installs its own after the app is loaded; it now takes SIGTERM's default instead,
   so a shutdown during a respawn does not wait WORKERS_KILL_TIMEOUT for it.
 
-The cost of the shared socket: connections opened at the same instant can all land in one worker
-(each worker's Rust layer accepts until the queue is empty); connections arriving one after
-another split evenly. granian's `backpressure` is left at its default: it limits connections per
-worker, not requests, so a low value would let idle clients block the service again.
+The cost of a socket per slot: the kernel's spread is by hash, not by load (a slot may get a few
+more connections than another), and the connections of a slot whose worker died wait for its
+replacement. granian's `backpressure` is left at its default: it limits connections per worker,
+not requests, so a low value would let idle clients block the service again.
 
 Settings and database are checked once before any worker starts (check_can_start): a bad start
 is one clear line and status 1, as under gunicorn's `on_starting`.
@@ -107,12 +112,25 @@ class CmsServer(MPServer):
         super().serve(spawn_target, partial(_load_app, self._ready_write), wrap_loader)
 
     def _init_shared_socket(self):
-        """Bind once in the main process and share the socket (granian's mode outside Linux)."""
-        self._shd = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
-        self._sfd = self._shd.get_fd()
+        """Bind one SO_REUSEPORT socket per worker slot in the main process (see above)."""
         self._ssp = None
-        self._sso = socket.socket(fileno=self._sfd)
-        self._sso.set_inheritable(True)
+        self._slots = []
+        for _ in range(self.workers):
+            holder = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
+            listener = socket.socket(fileno=holder.get_fd())
+            listener.set_inheritable(True)
+            self._slots.append((holder, listener))
+
+    def _drop_shared_socket(self):
+        for _, listener in self._slots:
+            listener.close()
+        self._slots = []
+
+    def _spawn_worker(self, idx, target, callback_loader):
+        # granian hands a worker "the shared socket": for slot idx, that is socket idx.
+        self._shd, self._sso = self._slots[idx]
+        self._sfd = self._shd.get_fd()
+        return super()._spawn_worker(idx, target, callback_loader)
 
     def _serve(self, spawn_target, target_loader):
         self.startup(spawn_target, target_loader)
