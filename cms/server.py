@@ -96,7 +96,7 @@ def _load_app(ready_fd: int, target: str):
 
 
 class CmsServer(MPServer):
-    """granian's multi-process server with one shared socket and gunicorn's respawn rule (see above)."""
+    """granian's multi-process server with a socket per worker slot and gunicorn's respawn rule (see above)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,7 +107,7 @@ class CmsServer(MPServer):
         self.exit_code = 0
 
     def serve(self, spawn_target=None, target_loader=None, wrap_loader=True):
-        # Workers are forked: they inherit the shared socket and the ready pipe.
+        # Workers are forked: they inherit the slot sockets and the ready pipe.
         multiprocessing.set_start_method("fork", force=True)
         super().serve(spawn_target, partial(_load_app, self._ready_write), wrap_loader)
 
