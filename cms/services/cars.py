@@ -28,6 +28,10 @@ PRICE_COLUMNS = ("original_price", "discount_label")
 STREAM_BATCH_ROWS = 1000
 
 
+def _cursor_needs_limit() -> Invalid:
+    return Invalid("A cursor needs limit", {"limit": ["Required with cursor."]})
+
+
 class CarPage:
     """One page of cars as the API shows them, read lazily from cars_list: `rows` are tuples
     (`columns` maps names to positions; see cms.schemas.cars.LIST_COLUMNS), priced and with
@@ -87,7 +91,7 @@ def list_cars(conn: Connection, filters: dict, *, runtime: RuntimeSettings | Non
     cursor = filters.pop("cursor", None)
     if cursor is not None:
         if filters.get("limit") is None:
-            raise Invalid("A cursor needs limit", {"limit": ["Required with cursor."]})
+            raise _cursor_needs_limit()
         if filters.get("offset"):
             raise Invalid("Give either cursor or offset, not both", {"offset": ["Not allowed with cursor."]})
         position = cursors.decode(cursor, sort=filters.get("sort", "newest"), filters=list_filters(filters),
@@ -119,7 +123,7 @@ class CarStream:
     def __init__(self, pool: ConnectionPool, filters: dict, *, runtime: RuntimeSettings | None, base_url: str):
         filters = dict(filters)
         if filters.pop("cursor", None) is not None:
-            raise Invalid("A cursor needs limit", {"limit": ["Required with cursor."]})
+            raise _cursor_needs_limit()
         self._filters, self._runtime, self._base_url = filters, runtime, base_url
         self._stack = ExitStack()
         try:
@@ -127,7 +131,7 @@ class CarStream:
             self._stack.enter_context(self._conn.transaction())
             cars_repo.read_snapshot(self._conn)
             self.total = cars_repo.count_cars(self._conn, **filters)
-            self.first, self._after = self._batch(filters.get("after"), filters.get("offset", 0))
+            self.first, self._after = self._batch(None, filters.get("offset", 0))
         except BaseException:
             self.close()
             raise

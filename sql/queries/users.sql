@@ -62,16 +62,9 @@ WHERE id = %(id)s
 RETURNING *;
 
 -- name: list_users
--- Every user, oldest first, without hashes. Used by: GET /api/users, GET /api/admin/users.
-SELECT
-    id,
-    name,
-    email,
-    role,
-    is_active,
-    last_login,
-    created_at
-FROM users
+-- Every user, oldest first, without hashes (user_rows). Used by: GET /api/users, GET /api/admin/users.
+SELECT *
+FROM user_rows
 ORDER BY id;
 
 -- name: mark_user_write
