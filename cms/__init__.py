@@ -6,14 +6,14 @@ import gzip
 import logging
 import re
 import time
-import uuid
+from secrets import token_hex
 
 from flask import Flask, g, request
-from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cms import auth, db
 from cms.api import errors
+from cms.api.cors import init_cors
 from cms.api.http import IdConverter
 from cms.config import Settings, load_settings, validate, validate_for_serving
 from cms.logging_setup import configure_logging
@@ -38,7 +38,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     settings = validate(settings)
     validate_for_serving(settings)
 
-    app = Flask(__name__)
+    app = _App(__name__)
     app.config.update(
         CMS_SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
@@ -57,14 +57,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    CORS(
-        app,
-        origins=list(settings.cors_origins),
-        allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["X-Total-Count", "X-Total-Count-Capped", "X-Request-Id", "Link"],
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        max_age=600,
-    )
+    init_cors(app, settings.cors_origins)
 
     db.init_app(app, pool or db.open_pool(settings), db.open_replicas(settings))
     auth.init_app(app)
@@ -72,11 +65,25 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     worker = outbox.start_worker_thread(settings)
     if worker is not None:
         app.extensions["cms.outbox_worker"] = worker
-    _register_request_log(app)
-    _register_security_headers(app)
-    _register_compression(app)
+    _register_envelope(app)
     _register_blueprints(app)
     return app
+
+
+class _App(Flask):
+    """Flask, remembering which hooks and views are plain functions. Flask asks on every request,
+    for every hook and the view (inspect.iscoroutinefunction, ~12 µs a request here); the answer
+    for a function never changes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._runnable: dict = {}
+
+    def ensure_sync(self, func):
+        runnable = self._runnable.get(func)
+        if runnable is None:
+            runnable = self._runnable[func] = super().ensure_sync(func)
+        return runnable
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -103,40 +110,48 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
 
 
-def _register_request_log(app: Flask) -> None:
+def _register_envelope(app: Flask) -> None:
+    """What every request gets around its handler: a request id, the size checks, and on the way
+    out the security headers, gzip for large JSON bodies and the request-log line.
+
+    One hook on each side, each reading the request context once: these run on every request,
+    and each hook and each `g`/`request` lookup costs (bench/README.md, "Where a request's time goes").
+    """
+
     @app.before_request
-    def start_timer():
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-        g.started = time.perf_counter()
-        check_request_size(request.environ)  # 414/431 as JSON, whatever the HTTP server accepted
+    def start_request():
+        state = g._get_current_object()
+        environ = request.environ
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        state.request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else token_hex(16)
+        state.started = time.perf_counter()
+        check_request_size(environ)  # 414/431 as JSON, whatever the HTTP server accepted
 
     @app.after_request
-    def log_request(response):
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        user = getattr(g, "_login_user", None)
-        log.info(
-            "request method=%s path=%s status=%s duration_ms=%.1f request_id=%s user_id=%s",
-            request.method, request.path, response.status_code, duration_ms,
-            g.get("request_id", ""), getattr(user, "id", None) or "-",
-        )
+    def finish_response(response):
+        state = g._get_current_object()
+        req = request._get_current_object()
+        headers = response.headers
+        # Without it, a browser may sniff a JSON body holding user text as HTML and run it.
+        headers["X-Content-Type-Options"] = "nosniff"
+        if req.endpoint in NO_STORE_ENDPOINTS:
+            headers["Cache-Control"] = "no-store"
+        _compress(response, req)
+        request_id = state.get("request_id", "")
+        headers["X-Request-Id"] = request_id
+        if log.isEnabledFor(logging.INFO):
+            duration_ms = (time.perf_counter() - state.get("started", time.perf_counter())) * 1000
+            user = state.get("_login_user")
+            log.info(
+                "request method=%s path=%s status=%s duration_ms=%.1f request_id=%s user_id=%s",
+                req.method, req.path, response.status_code, duration_ms, request_id,
+                getattr(user, "id", None) or "-",
+            )
         return response
 
 
 # Answers that carry a token or personal data: no browser or proxy cache may keep a copy.
 NO_STORE_ENDPOINTS = frozenset({"auth.login", "auth.register", "users.get_profile", "users.update_profile"})
-
-
-def _register_security_headers(app: Flask) -> None:
-    @app.after_request
-    def security_headers(response):
-        # Without it, a browser may sniff a JSON body holding user text as HTML and run it.
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        if request.endpoint in NO_STORE_ENDPOINTS:
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
 
 # JSON bodies from this size on are gzip-compressed for clients that accept it. Level 1 (nginx's
 # default gzip_comp_level): the full car list (5.5 MB at 10,000 cars) becomes ~1 MB in ~20 ms;
@@ -145,17 +160,15 @@ GZIP_MIN_BYTES = 1024
 GZIP_LEVEL = 1
 
 
-def _register_compression(app: Flask) -> None:
-    @app.after_request
-    def gzip_json(response):
-        if (response.mimetype != "application/json" or response.direct_passthrough or response.is_streamed
-                or "Content-Encoding" in response.headers):
-            return response
-        body = response.get_data()
-        if len(body) < GZIP_MIN_BYTES:
-            return response
-        response.vary.add("Accept-Encoding")
-        if request.accept_encodings["gzip"] > 0:
-            response.set_data(gzip.compress(body, GZIP_LEVEL, mtime=0))
-            response.headers["Content-Encoding"] = "gzip"
-        return response
+def _compress(response, req) -> None:
+    """gzip a JSON body of GZIP_MIN_BYTES or more when the client accepts it (Vary either way)."""
+    if (response.mimetype != "application/json" or response.direct_passthrough or response.is_streamed
+            or "Content-Encoding" in response.headers):
+        return
+    body = response.get_data()
+    if len(body) < GZIP_MIN_BYTES:
+        return
+    response.vary.add("Accept-Encoding")
+    if req.accept_encodings["gzip"] > 0:
+        response.set_data(gzip.compress(body, GZIP_LEVEL, mtime=0))
+        response.headers["Content-Encoding"] = "gzip"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import pytest
 
@@ -27,6 +28,14 @@ def test_a_large_json_body_is_gzipped_when_the_client_accepts_it(client, many_ca
     assert len(compressed.get_data()) < len(plain.get_data()) / 3
     assert gzip.decompress(compressed.get_data()) == plain.get_data()
     assert compressed.headers["X-Total-Count"] == "10"
+
+
+def test_a_large_jsonify_body_is_gzipped_once(client):
+    plain = client.get("/api/openapi.json")
+    compressed = client.get("/api/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert compressed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(compressed.get_data()) == plain.get_data()
+    assert json.loads(plain.get_data())["openapi"].startswith("3.")
 
 
 @pytest.mark.parametrize("accept", [None, "identity", "gzip;q=0", "br"])

@@ -34,7 +34,8 @@ MAINTENANCE_EXEMPT_PATHS = {"/ping", "/api/auth/login"}
 
 @bp.before_app_request
 def refuse_during_maintenance():
-    if request.method == "OPTIONS" or request.path.rstrip("/") in MAINTENANCE_EXEMPT_PATHS:
+    req = request._get_current_object()  # every request passes here: one context lookup
+    if req.method == "OPTIONS" or req.path.rstrip("/") in MAINTENANCE_EXEMPT_PATHS:
         return None
     settings = runtime_settings()
     if not settings.maintenance_enabled:

@@ -24,9 +24,11 @@ def _settings_cache() -> settings_service.SettingsCache:
 
 def runtime_settings() -> RuntimeSettings:
     """The run-time settings (at most CACHE_SECONDS old); one value for the whole request."""
-    if "runtime_settings" not in g:
-        g.runtime_settings = _settings_cache().get(db.connection())
-    return g.runtime_settings
+    state = g._get_current_object()
+    settings = state.get("runtime_settings")
+    if settings is None:
+        settings = state.runtime_settings = _settings_cache().get(db.connection())
+    return settings
 
 
 def forget_runtime_settings() -> None:

@@ -48,17 +48,18 @@ def car_list_response(filters: dict, *, admin: bool = False):
     return response
 
 
-def _indented() -> bool:
+def _indented(app) -> bool:
     """Whether JSON bodies are indented (jsonify's debug-mode format)."""
-    compact = current_app.json.compact
-    return (compact is None and current_app.debug) or compact is False
+    compact = app.json.compact
+    return (compact is None and app.debug) or compact is False
 
 
 def json_response(body: bytes):
     """A JSON body written elsewhere (cms.schemas.cars' writers), sent as jsonify would send it."""
-    if _indented():
-        body = f"{current_app.json.dumps(json.loads(body), indent=2)}\n".encode()
-    return current_app.response_class(body, mimetype=current_app.json.mimetype)
+    app = current_app._get_current_object()
+    if _indented(app):
+        body = f"{app.json.dumps(json.loads(body), indent=2)}\n".encode()
+    return app.response_class(body, mimetype=app.json.mimetype)
 
 
 def _set_total(response, total: int, capped: bool) -> None:
@@ -92,7 +93,7 @@ def _streamed_list(filters: dict, *, admin: bool):
             yield f",{','.join(car_list_json(rows, stream.columns, admin=admin))}".encode()
         yield b"]\n"
 
-    if _indented():  # debug mode: one indented body, as jsonify writes it
+    if _indented(current_app):  # debug mode: one indented body, as jsonify writes it
         response = json_response(b"".join(body()))
         _set_total(response, stream.total, False)
         return response

@@ -100,18 +100,22 @@ def connection() -> psycopg.Connection:
 
     In a handler declared with @replica_reads, a replica's connection when one may serve it.
     """
-    if g.get("db_replica_ok"):
-        conn = _replica_connection()
+    state = g._get_current_object()  # one context lookup: this runs several times per request
+    if state.get("db_replica_ok"):
+        conn = _replica_connection(state)
         if conn is not None:
             return conn
-    return primary_connection()
+    conn = state.get("db_conn")
+    return conn if conn is not None else primary_connection()
 
 
 def primary_connection() -> psycopg.Connection:
     """The request's connection to the primary, whatever the handler declared."""
-    if "db_conn" not in g:
-        g.db_conn = get_pool().getconn()
-    return g.db_conn
+    state = g._get_current_object()
+    conn = state.get("db_conn")
+    if conn is None:
+        conn = state.db_conn = current_app.extensions["cms.pool"].getconn()
+    return conn
 
 
 @contextmanager
@@ -123,10 +127,12 @@ def transaction() -> Iterator[psycopg.Connection]:
 
 
 def _return_connection(_exc: BaseException | None) -> None:
-    conn = g.pop("db_conn", None)
+    state = g._get_current_object()
+    conn = state.pop("db_conn", None)
     if conn is not None:
-        get_pool().putconn(conn)
-    _return_replica_connection()
+        current_app.extensions["cms.pool"].putconn(conn)
+    if "db_read_conn" in state:
+        _return_replica_connection()
 
 
 def init_app(app: Flask, pool: ConnectionPool, replicas: ReplicaSet | None = None) -> None:
@@ -193,12 +199,12 @@ def note_user(user_id: int, last_write_lsn: str | None) -> None:
     g.db_user_write_lsn = last_write_lsn
 
 
-def _replica_connection() -> psycopg.Connection | None:
-    if "db_read_conn" in g:
-        return g.db_read_conn
-    if g.get("db_read_decided"):
-        return None
-    g.db_read_decided = True
+def _replica_connection(state) -> psycopg.Connection | None:
+    """`state`: the request's g."""
+    conn = state.get("db_read_conn")
+    if conn is not None or state.get("db_read_decided"):
+        return conn
+    state.db_read_decided = True
     replicas = get_replicas()
     if replicas is None:
         return None
