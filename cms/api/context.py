@@ -18,8 +18,13 @@ def caller():
     return current_user._get_current_object() if current_user.is_authenticated else None
 
 
+def settings_cache_of(app) -> settings_service.SettingsCache:
+    """The process's copy of the run-time settings (one per app)."""
+    return app.extensions.setdefault("cms.settings_cache", settings_service.SettingsCache())
+
+
 def _settings_cache() -> settings_service.SettingsCache:
-    return current_app.extensions.setdefault("cms.settings_cache", settings_service.SettingsCache())
+    return settings_cache_of(current_app)
 
 
 def runtime_settings() -> RuntimeSettings:

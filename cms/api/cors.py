@@ -10,6 +10,8 @@ responses (which flask-cors answers from its exception handlers), still go throu
 
 from __future__ import annotations
 
+import functools
+
 from flask import Flask, request
 from flask_cors import CORS
 from flask_cors.core import ACL_ORIGIN, ACL_REQUEST_HEADER_PRIVATE_NETWORK, get_cors_headers, get_cors_options
@@ -34,6 +36,7 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
     answers: dict[tuple[str | None, bool], list[tuple[str, str]]] = {}
 
     def answer(origin: str | None, private_network: bool) -> list[tuple[str, str]]:
+        """The CORS headers of a simple request with this Origin header (None: without one)."""
         key = (origin, private_network)
         headers = answers.get(key)
         if headers is None:
@@ -48,12 +51,19 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
             answers[key] = headers
         return headers
 
+    app.extensions["cms.cors_headers"] = simple_request_headers = functools.partial(_headers_for, answer)
+
     @app.after_request  # registered after flask-cors' hook, so it runs before it
     def simple_request_cors(response):
         environ = request.environ
         if environ.get("REQUEST_METHOD") == "OPTIONS" or ACL_ORIGIN in response.headers:
             return response
-        private_network = environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true"
-        for name, value in answer(environ.get("HTTP_ORIGIN"), private_network):
+        for name, value in simple_request_headers(environ):
             response.headers.add(name, value)
         return response
+
+
+def _headers_for(answer, environ: dict) -> list[tuple[str, str]]:
+    """The CORS headers of a simple (non-preflight) request, from its WSGI environ."""
+    private_network = environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true"
+    return answer(environ.get("HTTP_ORIGIN"), private_network)

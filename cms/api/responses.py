@@ -9,8 +9,9 @@ from urllib.parse import urlencode
 
 from flask import current_app, request
 
-from cms import GZIP_LEVEL, db
+from cms import db
 from cms.api.context import cursor_secret, public_base_url, runtime_settings
+from cms.api.envelope import GZIP_LEVEL
 from cms.schemas.cars import car_list_json
 from cms.services import cars as cars_service
 
