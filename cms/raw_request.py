@@ -36,10 +36,12 @@ def check_request_size(environ: dict) -> None:
         environ.get("PATH_INFO", "") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""))
     if len(target) + len(environ.get("REQUEST_METHOD", "")) + len(" HTTP/1.1") + 1 > MAX_REQUEST_LINE:
         raise RequestURITooLarge()
-    headers = [(key, value) for key, value in environ.items() if key.startswith("HTTP_")]
-    if len(headers) > MAX_HEADER_FIELDS or any(len(key) + len(str(value)) > MAX_HEADER_BYTES
-                                               for key, value in headers):
-        raise RequestHeaderFieldsTooLarge()
+    fields = 0
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            fields += 1
+            if fields > MAX_HEADER_FIELDS or len(key) + len(str(value)) > MAX_HEADER_BYTES:
+                raise RequestHeaderFieldsTooLarge()
 
 
 class MalformedBody(BadRequest):

@@ -183,40 +183,35 @@ def car_list_json(rows: Iterable[Sequence], columns: dict[str, int], *, admin: b
 # query. car_detail_json() writes what jsonify(CarDetailSchema().dump(car)) sends for the same
 # car (tests/test_car_list_dump.py holds them side by side, with and without a discount).
 
-def _json_text_or_empty(value) -> str:
-    return _json_text(value or "")
-
-
 def _json_float(value) -> str:
     return "null" if value is None else repr(float(value))
 
 
-# (JSON key, row key, writer) in CarSchema's order
-_CAR_FIELDS = (
-    ("id", "id", _json_int), ("title", "title", _json_text_or_empty), ("price", "price", _json_money),
-    ("description", "description", _json_text_or_empty), ("sellerId", "seller_id", _json_int),
-    ("status", "status", _json_text), ("brand", "brand", _json_text_or_empty), ("model", "model", _json_text),
-    ("year", "year", _json_int), ("fuelType", "fuel_type", _json_text), ("image", "image", _json_text),
-    ("createdAt", "created_at", _json_time), ("updatedAt", "updated_at", _json_time),
-)
-_IMAGE_FIELDS = (
-    ("id", "id", _json_int), ("carId", "car_id", _json_int), ("imageUrl", "image_url", _json_text),
-    ("isPrimary", "is_primary", _json_bool), ("displayOrder", "display_order", _json_int),
-    ("createdAt", "created_at", _json_time), ("updatedAt", "updated_at", _json_time),
-)
-
-
-def _json_object(row: dict, spec: tuple) -> str:
-    return "{" + ",".join(f'"{key}":{write(row[name])}' for key, name, write in spec) + "}"
+def _image_json(image: dict) -> str:
+    """One image as ImageSchema dumps it (keys in its order)."""
+    return (f'{{"id":{_json_int(image["id"])},"carId":{_json_int(image["car_id"])},'
+            f'"imageUrl":{_json_text(image["image_url"])},"isPrimary":{_json_bool(image["is_primary"])},'
+            f'"displayOrder":{_json_int(image["display_order"])},"createdAt":{_json_time(image["created_at"])},'
+            f'"updatedAt":{_json_time(image["updated_at"])}}}')
 
 
 def car_detail_json(car: dict) -> str:
-    """GET /api/cars/:id: the JSON text of cms.services.cars.get_car's car (priced, public image URLs)."""
-    head = _json_object(car, _CAR_FIELDS)[:-1]
+    """GET /api/cars/:id: the JSON text of cms.services.cars.get_car's car (priced, public image URLs).
+
+    One f-string in CarSchema's key order (then the discount, images and rating of CarDetailSchema):
+    this runs once per detail request, the hottest read."""
+    text, integer = _json_text, _json_int
     discount = ""
     if car.get("original_price") is not None:
         discount = (f',"originalPrice":{_json_money(car["original_price"])},'
-                    f'"discountLabel":{_json_text(car["discount_label"])}')
-    images = ",".join(_json_object(image, _IMAGE_FIELDS) for image in car["images"])
-    return (f'{head}{discount},"images":[{images}],"averageRating":{_json_float(car["average_rating"])},'
-            f'"reviewCount":{_json_int(car["review_count"])}}}')
+                    f'"discountLabel":{text(car["discount_label"])}')
+    images = ",".join([_image_json(image) for image in car["images"]])
+    return (
+        f'{{"id":{integer(car["id"])},"title":{text(car["title"] or "")},"price":{_json_money(car["price"])},'
+        f'"description":{text(car["description"] or "")},"sellerId":{integer(car["seller_id"])},'
+        f'"status":{text(car["status"])},"brand":{text(car["brand"] or "")},"model":{text(car["model"])},'
+        f'"year":{integer(car["year"])},"fuelType":{text(car["fuel_type"])},"image":{text(car["image"])},'
+        f'"createdAt":{_json_time(car["created_at"])},"updatedAt":{_json_time(car["updated_at"])}{discount},'
+        f'"images":[{images}],"averageRating":{_json_float(car["average_rating"])},'
+        f'"reviewCount":{integer(car["review_count"])}}}'
+    )
