@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -67,16 +69,21 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
 class _App(Flask):
     """Flask, remembering which hooks and views are plain functions. Flask asks on every request,
     for every hook and the view (inspect.iscoroutinefunction, ~12 µs a request here); the answer
-    for a function never changes."""
+    for a function never changes. Weakly held: a function made per request is not kept."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._runnable: dict = {}
+        self._plain_functions: weakref.WeakSet = weakref.WeakSet()
 
     def ensure_sync(self, func):
-        runnable = self._runnable.get(func)
-        if runnable is None:
-            runnable = self._runnable[func] = super().ensure_sync(func)
+        if func in self._plain_functions:
+            return func
+        runnable = super().ensure_sync(func)
+        if runnable is func:
+            try:
+                self._plain_functions.add(func)
+            except TypeError:  # not weakly referenceable: asked again next time
+                pass
         return runnable
 
 

@@ -44,11 +44,14 @@ def cars(factory):
     pictured = factory.car(seller, title="Pictured “quotes” \\ é", description=None, brand=None)
     factory.row("car_images", car_id=pictured["id"], image_url="/images/a.png", is_primary=True, display_order=0)
     factory.row("car_images", car_id=pictured["id"], image_url="https://cdn.example.com/b.png", display_order=1)
+    stored = factory.row("car_images", car_id=pictured["id"], image_url=None, display_order=2)
+    factory.row("car_image_files", image_id=stored["id"], content_type="image/jpeg", content=b"\xff\xd8\xff",
+                byte_size=3, width=200, height=150, etag="etag-stored")
     reviewed = factory.car(seller, title="Reviewed")
     for stars in (4, 5):
         factory.row("reviews", car_id=reviewed["id"], user_id=factory.user()["id"], user_name="Buyer",
                     rating=stars, comment="ok")
-    big = factory.car(seller, title="Big", description="x" * 2000)  # compressed when asked: Flask's
+    big = factory.car(seller, title="Big", description="x" * 2000)  # compressed when asked
     return {"plain": plain, "pictured": pictured, "reviewed": reviewed, "big": big}
 
 
@@ -57,13 +60,16 @@ def answer(client, path, headers):
     return response.status_code, response.get_data(), {name: response.headers.getlist(name) for name in HEADERS}
 
 
+@pytest.mark.parametrize("origins", [("*",), ("http://front.example", "http://b.example")])
 @pytest.mark.parametrize("discount", [None, "UPDATE settings SET discount_percent = 12.5, discount_label = 'Sale'"])
-def test_the_lane_answers_what_the_route_answers(discount, make_app, cars, sql):
+def test_the_lane_answers_what_the_route_answers(discount, origins, make_app, cars, sql):
     if discount:
         sql.execute(discount)
-    lane = make_app()
-    alone = flask_alone(make_app())
-    variants = [{}, {"Origin": "http://front.example"}, {"Accept-Encoding": "gzip"}]
+    lane = make_app(cors_origins=origins)
+    alone = flask_alone(make_app(cors_origins=origins))
+    variants = [{}, {"Origin": "http://front.example"}, {"Origin": "http://evil.example"}, {"Accept-Encoding": "gzip"},
+                {"Accept-Encoding": "gzip;q=0"}, {"Host": "shop.example:8443"}, {"Origin": "http://b.example",
+                                                                                   "Accept-Encoding": "gzip, br"}]
     for car in cars.values():
         for path in (f"/api/cars/{car['id']}", f"/api/cars/{car['id']}/", f"/api/cars/000{car['id']}"):
             for headers in variants:
@@ -78,7 +84,8 @@ def test_an_anonymous_detail_is_answered_without_flask(app, client, cars, caplog
         response = client.get(f"/api/cars/{cars['pictured']['id']}", headers={"X-Request-Id": "lane-1"})
     assert response.status_code == 200
     images = [image["imageUrl"] for image in response.get_json()["images"]]
-    assert images == ["/images/a.png", "https://cdn.example.com/b.png"]
+    assert images[:2] == ["/images/a.png", "https://cdn.example.com/b.png"]
+    assert images[2].startswith("http://localhost/api/")  # a stored file: the request's base URL
     assert handled == []
     [line] = [record.getMessage() for record in caplog.records if record.name == "cms.request"]
     assert line.startswith(f"request method=GET path=/api/cars/{cars['pictured']['id']} status=200 duration_ms=")
@@ -90,10 +97,9 @@ def test_what_the_lane_leaves_to_flask(app, client, factory, cars, sql):
     admin = factory.user("admin")
     cases = [
         ("GET", f"/api/cars/{car_id}", factory.headers(admin), 200),  # a signed-in caller
-        ("GET", "/api/cars/999999999", {}, 404),  # an unknown car: Flask's 404
+        ("GET", "/api/cars/999999999", {}, 404),  # an unknown car: Flask's 404 (the lane's lookup handed on)
         ("GET", "/api/cars/0", {}, 400),  # not an id
         ("GET", "/api/cars/99999999999", {}, 400),  # past int4
-        ("GET", f"/api/cars/{cars['big']['id']}", {"Accept-Encoding": "gzip"}, 200),  # compressed
         ("HEAD", f"/api/cars/{car_id}", {}, 200),
         ("GET", f"/api/cars/{car_id}", {"X-Long": "x" * 9000}, 431),  # a size check fails
     ]
@@ -111,20 +117,42 @@ def test_what_the_lane_leaves_to_flask(app, client, factory, cars, sql):
     assert (response.status_code, response.get_json()["error"]) == (503, "Back soon")
 
 
-def test_a_database_error_is_flasks_to_answer(app, client, cars, monkeypatch):
+@pytest.mark.parametrize("failure", ["database", "pool", "unexpected"])
+def test_a_failure_is_answered_by_flask_once(failure, app, client, cars, monkeypatch):
     import psycopg
+    from psycopg_pool import PoolTimeout
 
     from cms.services import cars as cars_service
 
+    error = {"database": psycopg.OperationalError("the server closed the connection"),
+             "pool": PoolTimeout("couldn't get a connection after 3.00 sec"),
+             "unexpected": RuntimeError("a bug")}[failure]
+    calls = []
+
     def fails(*args, **kwargs):
-        raise psycopg.OperationalError("the server closed the connection")
+        calls.append(args)
+        raise error
 
     monkeypatch.setattr(cars_service, "get_car", fails)
+    pool = app.extensions["cms.pool"]
     with flask_requests(app) as handled:
         response = client.get(f"/api/cars/{cars['plain']['id']}")
     assert handled == [app]
-    assert response.status_code == 503
-    assert response.is_json
+    assert len(calls) == 1  # the lane's attempt; Flask answers its error without running it again
+    assert response.status_code == (500 if failure == "unexpected" else 503)
+    assert response.is_json and response.get_json()["error"]
+    assert pool.get_stats()["pool_size"] - pool.get_stats().get("pool_available", 0) == 0  # all returned
+
+
+def test_an_unknown_car_is_looked_up_once(app, client, monkeypatch):
+    from cms.repositories import cars as cars_repo
+
+    lookups = []
+    original = cars_repo.get_car_detail
+    monkeypatch.setattr(cars_repo, "get_car_detail", lambda *args: lookups.append(args) or original(*args))
+    response = client.get("/api/cars/999999999")
+    assert (response.status_code, response.is_json) == (404, True)
+    assert len(lookups) == 1
 
 
 def test_allowed_hosts_are_checked_before_the_lane_answers(make_app, cars):

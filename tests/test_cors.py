@@ -60,14 +60,23 @@ def test_many_origins_still_get_their_own_answer(make_app):
 def test_simple_requests_are_answered_without_working_cors_out_again(make_app, monkeypatch):
     import flask_cors.core
 
+    import cms.api.cors
+
     client = make_app(cors_origins=("http://front.example",)).test_client()
-    worked_out = []
+    worked_out, kept_answer_made = [], []
     original = flask_cors.core.get_cors_headers
     monkeypatch.setattr(flask_cors.core, "get_cors_headers",
                         lambda *args, **kwargs: worked_out.append(args) or original(*args, **kwargs))
+    monkeypatch.setattr(cms.api.cors, "get_cors_headers",
+                        lambda *args, **kwargs: kept_answer_made.append(args) or original(*args, **kwargs))
     for _ in range(3):
         response = client.get("/api/cars?limit=1", headers={"Origin": "http://front.example"})
         assert response.headers["Access-Control-Allow-Origin"] == "http://front.example"
     assert worked_out == []  # flask-cors' own hook found the headers set
+    assert len(kept_answer_made) == 1  # worked out for the first request, kept for the next two
     client.options("/api/cars/3", headers={"Origin": "http://front.example", "Access-Control-Request-Method": "PUT"})
     assert len(worked_out) == 1  # a preflight is flask-cors' to answer
+    long_origin = "http://" + "x" * 300 + ".example"
+    for _ in range(2):
+        client.get("/ping", headers={"Origin": long_origin})
+    assert len(kept_answer_made) == 3  # an Origin no browser sends is answered, not kept

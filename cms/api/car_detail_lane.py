@@ -9,27 +9,28 @@ answer (cms/api/cors.py) and the same request-log line.
 
 Anything else is Flask's, which answers it as before: another method or path, a caller with an
 Authorization header (maintenance exemption, read-your-writes, their id in the log), read
-replicas configured (Flask routes the read), maintenance mode, an unknown car (the 404), a body
-large enough to be compressed, a request that fails a size or host check, a database error, debug
-mode (indented JSON). tests/test_car_detail_lane.py holds the lane's answers to Flask's.
+replicas configured (Flask routes the read), maintenance mode, a request that fails a size or
+host check, debug mode (indented JSON). A failure met while answering (an unknown car, the pool
+or the database failing) is handed to Flask with the request (envelope.HANDED_ON_ERROR) and
+answered by its error handlers, once: the query is not run again.
+tests/test_car_detail_lane.py holds the lane's answers to Flask's.
 """
 
 from __future__ import annotations
 
+import gzip
 import re
 import time
 
-import psycopg
 from flask import Flask
-from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_host
 
 from cms.api.context import settings_cache_of
-from cms.api.envelope import GZIP_MIN_BYTES, log_request, request_id_for
+from cms.api.envelope import GZIP_LEVEL, GZIP_MIN_BYTES, HANDED_ON_ERROR, log_request, request_id_for
 from cms.api.http import parse_id
-from cms.errors import NotFound
 from cms.raw_request import check_request_size
 from cms.schemas.cars import car_detail_json
 from cms.services import cars as cars_service
@@ -50,7 +51,11 @@ class CarDetailLane:
             car_id = parse_id(match.group(1)) if match else None
             if car_id is not None:
                 started = time.perf_counter()
-                body = self._body(environ, car_id)
+                try:
+                    body = self._body(environ, car_id)
+                except Exception as error:  # noqa: BLE001 - Flask's error handlers answer it (once)
+                    environ[HANDED_ON_ERROR] = error
+                    body = None
                 if body is not None:
                     return self._send(environ, start_response, body, started)
         return self.wsgi_app(environ, start_response)
@@ -72,28 +77,26 @@ class CarDetailLane:
         settings = app.config["CMS_SETTINGS"]
         base_url = settings.public_base_url or Request(environ).host_url.rstrip("/")
         pool = app.extensions["cms.pool"]
-        try:
-            conn = pool.getconn()
-        except PoolTimeout:
-            return None
+        conn = pool.getconn()
         try:
             runtime = settings_cache_of(app).get(conn)
             if runtime.maintenance_enabled:
                 return None
             car = cars_service.get_car(conn, car_id, runtime=runtime, base_url=base_url)
-        except (NotFound, psycopg.Error):
-            return None
         finally:
             pool.putconn(conn)
-        body = f"{car_detail_json(car)}\n".encode()
-        return None if len(body) >= GZIP_MIN_BYTES else body
+        return f"{car_detail_json(car)}\n".encode()
 
     def _send(self, environ: dict, start_response, body: bytes, started: float):
         request_id = request_id_for(environ)
-        headers = [
-            ("Content-Type", "application/json"),
+        headers = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+        if len(body) >= GZIP_MIN_BYTES:  # as the envelope compresses a large JSON body
+            headers.append(("Vary", "Accept-Encoding"))
+            if parse_accept_header(environ.get("HTTP_ACCEPT_ENCODING"))["gzip"] > 0:
+                body = gzip.compress(body, GZIP_LEVEL, mtime=0)
+                headers.append(("Content-Encoding", "gzip"))
+        headers += [
             ("Content-Length", str(len(body))),
-            ("X-Content-Type-Options", "nosniff"),
             ("X-Request-Id", request_id),
             *self.app.extensions["cms.cors_headers"](environ),
         ]

@@ -19,8 +19,10 @@ from werkzeug.datastructures import Headers
 
 EXPOSED_HEADERS = ("X-Total-Count", "X-Total-Count-Capped", "X-Request-Id", "Link")
 
-# Origin is the client's to write: the kept answers are bounded (then forgotten and worked out again).
+# Origin is the client's to write: the kept answers are bounded in number (then forgotten and worked
+# out again) and in size (a longer Origin, which no browser sends, is answered without being kept).
 KEPT_ANSWERS = 256
+KEPT_ORIGIN_CHARS = 256
 
 
 def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
@@ -46,6 +48,8 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
             if private_network:
                 asked[ACL_REQUEST_HEADER_PRIVATE_NETWORK] = "true"
             headers = list(get_cors_headers(computed, asked, "GET").items())
+            if origin is not None and len(origin) > KEPT_ORIGIN_CHARS:
+                return headers
             if len(answers) >= KEPT_ANSWERS:
                 answers.clear()
             answers[key] = headers

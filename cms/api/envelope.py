@@ -17,6 +17,11 @@ from cms.raw_request import check_request_size
 log = logging.getLogger("cms.request")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
+# WSGI middleware that fails while answering a request itself (the car detail lane) hands the
+# request on with the exception here: Flask raises it before any view, so its error handlers
+# answer it, in the one place that turns exceptions into JSON.
+HANDED_ON_ERROR = "cms.handed_on_error"
+
 
 def request_id_for(environ: dict) -> str:
     """The client's (or load balancer's) X-Request-Id when it is a plain token, else a new one."""
@@ -48,6 +53,9 @@ def register_envelope(app: Flask) -> None:
         state.request_id = request_id_for(environ)
         state.started = time.perf_counter()
         check_request_size(environ)  # 414/431 as JSON, whatever the HTTP server accepted
+        error = environ.pop(HANDED_ON_ERROR, None)
+        if error is not None:
+            raise error
 
     @app.after_request
     def finish_response(response):
