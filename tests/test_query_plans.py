@@ -22,14 +22,12 @@ cache period (cms/services/settings.py), not per request.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
 import pytest
-from psycopg import ClientCursor
 from support.app import app_config
 from support.databases import connect, create_database, drop_database, unique_database_name
 
@@ -183,26 +181,11 @@ def explain(conn: psycopg.Connection, statement: Statement) -> dict:
     return _plan(conn.execute("EXPLAIN (FORMAT JSON) " + statement.sql, statement.params).fetchone())
 
 
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-
-
 def explain_generic(conn: psycopg.Connection, statement: Statement) -> dict:
     """The generic plan: the one a prepared statement switches to after five executions when it
     looks no dearer than the custom ones (psycopg prepares a statement on its fifth run), made
-    for any parameters. `plan_cache_mode = force_generic_plan` shows it at once."""
-    names = list(dict.fromkeys(_PLACEHOLDER.findall(statement.sql)))
-    positional = _PLACEHOLDER.sub(lambda m: f"${names.index(m.group(1)) + 1}", statement.sql).replace("%%", "%")
-    arguments = ClientCursor(conn).mogrify(", ".join(["%s"] * len(names)), [statement.params[n] for n in names])
-    with conn.transaction():
-        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        conn.execute(f"PREPARE generic_plan_check AS {positional}")
-        try:
-            row = conn.execute(
-                f"EXPLAIN (FORMAT JSON) EXECUTE generic_plan_check{f'({arguments})' if names else ''}"
-            ).fetchone()
-        finally:
-            conn.execute("DEALLOCATE generic_plan_check")
-    return _plan(row)
+    for any parameters. `plan_cache_mode = force_generic_plan` shows it at once (cms/db/plans.py)."""
+    return plans.explain(conn, statement, statement.params, generic=True, analyze=False)["Plan"]
 
 
 def _plan(row: dict) -> dict:

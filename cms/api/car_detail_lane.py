@@ -18,19 +18,18 @@ tests/test_car_detail_lane.py holds the lane's answers to Flask's.
 
 from __future__ import annotations
 
-import gzip
 import re
 import time
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_host
 
 from cms.api.context import settings_cache_of
-from cms.api.envelope import GZIP_LEVEL, GZIP_MIN_BYTES, HANDED_ON_ERROR, log_request, request_id_for
+from cms.api.envelope import HANDED_ON_ERROR, SECURITY_HEADERS, compressed_json, log_request, request_id_for
 from cms.api.http import parse_id
+from cms.api.responses import indented
 from cms.raw_request import check_request_size
 from cms.schemas.cars import car_detail_json
 from cms.services import cars as cars_service
@@ -63,7 +62,7 @@ class CarDetailLane:
     def _body(self, environ: dict, car_id: int) -> bytes | None:
         """The detail's JSON, or None when Flask must answer."""
         app = self.app
-        if app.debug or app.json.compact is False:
+        if indented(app):
             return None
         trusted_hosts = app.config.get("TRUSTED_HOSTS")
         try:
@@ -89,13 +88,11 @@ class CarDetailLane:
 
     def _send(self, environ: dict, start_response, body: bytes, started: float):
         request_id = request_id_for(environ)
-        headers = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
-        if len(body) >= GZIP_MIN_BYTES:  # as the envelope compresses a large JSON body
-            headers.append(("Vary", "Accept-Encoding"))
-            if parse_accept_header(environ.get("HTTP_ACCEPT_ENCODING"))["gzip"] > 0:
-                body = gzip.compress(body, GZIP_LEVEL, mtime=0)
-                headers.append(("Content-Encoding", "gzip"))
-        headers += [
+        body, encoding = compressed_json(body, environ.get("HTTP_ACCEPT_ENCODING"))
+        headers = [
+            ("Content-Type", "application/json"),
+            *SECURITY_HEADERS,
+            *encoding,
             ("Content-Length", str(len(body))),
             ("X-Request-Id", request_id),
             *self.app.extensions["cms.cors_headers"](environ),

@@ -10,8 +10,6 @@ responses (which flask-cors answers from its exception handlers), still go throu
 
 from __future__ import annotations
 
-import functools
-
 from flask import Flask, request
 from flask_cors import CORS
 from flask_cors.core import ACL_ORIGIN, ACL_REQUEST_HEADER_PRIVATE_NETWORK, get_cors_headers, get_cors_options
@@ -55,7 +53,12 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
             answers[key] = headers
         return headers
 
-    app.extensions["cms.cors_headers"] = simple_request_headers = functools.partial(_headers_for, answer)
+    def simple_request_headers(environ: dict) -> list[tuple[str, str]]:
+        """The CORS headers of a simple (non-preflight) request, from its WSGI environ."""
+        private_network = environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true"
+        return answer(environ.get("HTTP_ORIGIN"), private_network)
+
+    app.extensions["cms.cors_headers"] = simple_request_headers
 
     @app.after_request  # registered after flask-cors' hook, so it runs before it
     def simple_request_cors(response):
@@ -66,8 +69,3 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
             response.headers.add(name, value)
         return response
 
-
-def _headers_for(answer, environ: dict) -> list[tuple[str, str]]:
-    """The CORS headers of a simple (non-preflight) request, from its WSGI environ."""
-    private_network = environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true"
-    return answer(environ.get("HTTP_ORIGIN"), private_network)

@@ -11,6 +11,7 @@ import time
 from secrets import token_hex
 
 from flask import Flask, g, request
+from werkzeug.http import parse_accept_header
 
 from cms.raw_request import check_request_size
 
@@ -62,8 +63,7 @@ def register_envelope(app: Flask) -> None:
         state = g._get_current_object()
         req = request._get_current_object()
         headers = response.headers
-        # Without it, a browser may sniff a JSON body holding user text as HTML and run it.
-        headers["X-Content-Type-Options"] = "nosniff"
+        headers.update(SECURITY_HEADERS)
         if req.endpoint in NO_STORE_ENDPOINTS:
             headers["Cache-Control"] = "no-store"
         _compress(response, req)
@@ -73,6 +73,9 @@ def register_envelope(app: Flask) -> None:
                     getattr(state.get("_login_user"), "id", None))
         return response
 
+
+# On every answer. Without it, a browser may sniff a JSON body holding user text as HTML and run it.
+SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"),)
 
 # Answers that carry a token or personal data: no browser or proxy cache may keep a copy.
 NO_STORE_ENDPOINTS = frozenset({"auth.login", "auth.register", "users.get_profile", "users.update_profile"})
@@ -84,15 +87,27 @@ GZIP_MIN_BYTES = 1024
 GZIP_LEVEL = 1
 
 
+def compressed_json(body: bytes, accept_encoding: str | None) -> tuple[bytes, list[tuple[str, str]]]:
+    """A JSON body as it is sent, and the headers that say so: from GZIP_MIN_BYTES on, Vary:
+    Accept-Encoding, and gzip-compressed (Content-Encoding: gzip) when the client accepts it."""
+    if len(body) < GZIP_MIN_BYTES:
+        return body, []
+    if parse_accept_header(accept_encoding)["gzip"] <= 0:
+        return body, [("Vary", "Accept-Encoding")]
+    return gzip.compress(body, GZIP_LEVEL, mtime=0), [("Vary", "Accept-Encoding"), ("Content-Encoding", "gzip")]
+
+
 def _compress(response, req) -> None:
-    """gzip a JSON body of GZIP_MIN_BYTES or more when the client accepts it (Vary either way)."""
+    """compressed_json for a JSON response that is not streamed or encoded already."""
     if (response.mimetype != "application/json" or response.direct_passthrough or response.is_streamed
             or "Content-Encoding" in response.headers):
         return
     body = response.get_data()
-    if len(body) < GZIP_MIN_BYTES:
-        return
-    response.vary.add("Accept-Encoding")
-    if req.accept_encodings["gzip"] > 0:
-        response.set_data(gzip.compress(body, GZIP_LEVEL, mtime=0))
-        response.headers["Content-Encoding"] = "gzip"
+    sent, headers = compressed_json(body, req.headers.get("Accept-Encoding"))
+    for name, value in headers:
+        if name == "Vary":
+            response.vary.add(value)  # next to a Vary the view may have set
+        else:
+            response.headers[name] = value
+    if sent is not body:
+        response.set_data(sent)

@@ -49,7 +49,7 @@ def car_list_response(filters: dict, *, admin: bool = False):
     return response
 
 
-def _indented(app) -> bool:
+def indented(app) -> bool:
     """Whether JSON bodies are indented (jsonify's debug-mode format)."""
     compact = app.json.compact
     return (compact is None and app.debug) or compact is False
@@ -58,7 +58,7 @@ def _indented(app) -> bool:
 def json_response(body: bytes):
     """A JSON body written elsewhere (cms.schemas.cars' writers), sent as jsonify would send it."""
     app = current_app._get_current_object()
-    if _indented(app):
+    if indented(app):
         body = f"{app.json.dumps(json.loads(body), indent=2)}\n".encode()
     return app.response_class(body, mimetype=app.json.mimetype)
 
@@ -94,7 +94,7 @@ def _streamed_list(filters: dict, *, admin: bool):
             yield f",{','.join(car_list_json(rows, stream.columns, admin=admin))}".encode()
         yield b"]\n"
 
-    if _indented(current_app):  # debug mode: one indented body, as jsonify writes it
+    if indented(current_app):  # debug mode: one indented body, as jsonify writes it
         response = json_response(b"".join(body()))
         _set_total(response, stream.total, False)
         return response

@@ -20,15 +20,10 @@ _STATEMENT = "cms_plan_check"
 
 
 def _numbered(text: str) -> tuple[str, list[str]]:
-    """The query with $1, $2… instead of %(name)s placeholders, and the names in that order."""
-    names: list[str] = []
-
-    def number(match: re.Match) -> str:
-        if match.group(1) not in names:
-            names.append(match.group(1))
-        return f"${names.index(match.group(1)) + 1}"
-
-    return _PLACEHOLDER.sub(number, text), names
+    """The query with $1, $2… instead of %(name)s placeholders (and % for psycopg's %%), and the
+    names in that order."""
+    names = list(dict.fromkeys(_PLACEHOLDER.findall(text)))
+    return _PLACEHOLDER.sub(lambda match: f"${names.index(match.group(1)) + 1}", text).replace("%%", "%"), names
 
 
 def explain(conn: psycopg.Connection, query: Query, params: dict, *, generic: bool, analyze: bool = True) -> dict:

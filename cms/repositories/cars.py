@@ -33,6 +33,8 @@ SORT_KEY_PARAMS = {
     "newest": "after_time", "oldest": "after_time", "price_asc": "after_price", "price_desc": "after_price",
     "year_asc": "after_year", "year_desc": "after_year", "relevance": "after_rank",
 }
+# No cursor: every sort key parameter and after_id None (the page starts at the beginning).
+_NO_CURSOR = dict.fromkeys([*SORT_KEY_PARAMS.values(), "after_id"])
 # A page's total is counted exactly up to this many matches (or up to the end of the page
 # asked for, when that is further); beyond it the count stops. An exact count of a million
 # matches costs O(matches) in PostgreSQL whatever the indexes.
@@ -103,6 +105,11 @@ def count_cap(*, q: str | None, limit: int | None, offset: int) -> int | None:
     return max(COUNT_CAP, offset + limit)
 
 
+def filter_params(filters: dict) -> dict:
+    """cars_list's filter parameters (LIST_FILTERS), None for each one not given."""
+    return {name: filters.get(name) for name in LIST_FILTERS}
+
+
 def list_cars(conn: Connection, *, sort: str = "newest", limit: int | None = None, offset: int = 0,
               after: tuple[str | None, int] | None = None, count: bool = True, **filters) -> CarList:
     """One page of matching cars (primary image columns flat) and how many cars match.
@@ -112,9 +119,8 @@ def list_cars(conn: Connection, *, sort: str = "newest", limit: int | None = Non
     the page starts after it, at the cost of a first page. Without limit the count only
     goes up to offset: the rows themselves are the rest; count=False skips counting.
     """
-    params = {name: filters.get(name) for name in LIST_FILTERS}
+    params = {**filter_params(filters), **_NO_CURSOR}
     cap = count_cap(q=params["q"], limit=limit, offset=offset)
-    params.update(dict.fromkeys(set(SORT_KEY_PARAMS.values())), after_id=None)
     if after is not None:
         params[SORT_KEY_PARAMS[sort]], params["after_id"] = after
     params.update(sort=sort, limit=limit, offset=offset, relevance_candidates=RELEVANCE_CANDIDATES,
@@ -136,8 +142,7 @@ def read_snapshot(conn: Connection) -> None:
 
 def count_cars(conn: Connection, **filters) -> int:
     """How many cars match the filters (every one: O(matches)); for a list without limit."""
-    params = {name: filters.get(name) for name in LIST_FILTERS}
-    params.update(dict.fromkeys(set(SORT_KEY_PARAMS.values())), after_id=None)
+    params = {**filter_params(filters), **_NO_CURSOR}
     params.update(sort="newest", limit=0, offset=0, relevance_candidates=0, count_limit=None)
     columns, rows = fetch_rows(conn, LIST_CARS, params)
     [row] = list(rows)  # one row: the count (and no car, limit 0)

@@ -76,7 +76,7 @@ class CarPage:
 
 def list_filters(filters: dict) -> dict:
     """The filters a cursor is bound to (not sort, limit, offset or cursor)."""
-    return {name: filters.get(name) for name in cars_repo.LIST_FILTERS}
+    return cars_repo.filter_params(filters)
 
 
 def list_cars(conn: Connection, filters: dict, *, runtime: RuntimeSettings | None, base_url: str,
