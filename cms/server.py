@@ -33,9 +33,24 @@ workers die and come back the way they did under gunicorn's master:
   - a worker that dies after it has loaded the app (kill -9, the OOM killer, a crash) is replaced
     at once, however often, like gunicorn does.
   A worker reports "loaded" by writing its PID into a pipe the main process reads.
-- **A booting worker obeys SIGTERM.** A new worker inherits the main process's signal handlers
-  until granian installs its own after the app is loaded; it now takes SIGTERM's default instead,
-  so a shutdown during a respawn does not wait WORKERS_KILL_TIMEOUT for it.
+- **A booting worker obeys SIGTERM.** A new worker would inherit the main process's signal handlers
+  until granian installs its own after the app is loaded; right after the fork it takes SIGTERM's
+  and SIGINT's defaults instead, so a shutdown during a respawn does not wait WORKERS_KILL_TIMEOUT
+  for it.
+- **A stop signal cannot deadlock the main thread.** granian wakes its main loop with a
+  threading.Event that both its worker-watching threads and the SIGTERM/SIGINT handler set. Python
+  runs a signal handler in the main thread between two bytecodes, and Event.set() takes the
+  Event's lock: when the signal arrived while the main thread held that lock (inside Event.wait()
+  or clear(), just woken by a worker's death), the handler waited for a lock its own thread held,
+  for ever. That is what a SIGTERM to the process group does: the workers exit at once, their
+  watchers wake the main thread, and the main thread's handler runs in that window. The server
+  was left with no workers, its listening sockets open, and "Unexpected exit from worker-N" as its
+  last lines. Here the loop waits on a pipe instead (`Wakeup`): waking it is one non-blocking write,
+  with no lock, and the signal module's wake-up descriptor is that pipe, so a stop signal wakes
+  the main thread whichever thread the kernel delivered it to.
+- **A stop is a stop.** Once SIGTERM or SIGINT has arrived the main loop respawns nothing; workers
+  that exit meanwhile (the signal reached them too) are part of the stop, not a failure, and the
+  server exits 0.
 
 The cost of a socket per slot: the kernel's spread is by hash, not by load (a slot may get a few
 more connections than another), and the connections of a slot whose worker died wait for its
@@ -51,6 +66,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import select
 import signal
 import socket
 import struct
@@ -86,10 +102,47 @@ LOG_CONFIG = {
 _PID = struct.Struct("=i")  # one ready report; smaller than PIPE_BUF, so written atomically
 
 
+class Wakeup:
+    """What wakes the main loop: a pipe. set() is one non-blocking write and takes no lock, so a
+    signal handler may call it at any point of the main thread (threading.Event.set() may not:
+    see the module docstring). The same pipe is the signal module's wake-up descriptor."""
+
+    def __init__(self):
+        self._read, self._write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def set(self) -> None:
+        try:
+            os.write(self._write, b"\0")
+        except BlockingIOError:  # the pipe is full: a wake-up is pending already
+            pass
+
+    def is_set(self) -> bool:
+        return bool(select.select([self._read], [], [], 0)[0])
+
+    def wait(self, timeout: float | None = None) -> bool:
+        # Interrupted by a signal, select runs the handler (which writes here) and waits again (PEP 475).
+        return bool(select.select([self._read], [], [], timeout)[0])
+
+    def clear(self) -> None:
+        try:
+            while os.read(self._read, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def install_as_signal_wakeup(self) -> None:
+        """Main thread only: a signal delivered to any thread of the process writes here too."""
+        signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+
+    def forget_in_child(self) -> None:
+        """In a forked worker: the main process's pipe and wake-up descriptor are not the worker's."""
+        signal.set_wakeup_fd(-1)
+        os.close(self._read)
+        os.close(self._write)
+
+
 def _load_app(ready_fd: int, target: str):
-    """In a new worker: take SIGTERM/SIGINT's default while booting, load the app, report ready."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    """In a new worker: load the app, report ready."""
     app = load_target(target)
     os.write(ready_fd, _PID.pack(os.getpid()))
     return app
@@ -100,6 +153,7 @@ class CmsServer(MPServer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.main_loop_interrupt = Wakeup()
         self._ready_read, self._ready_write = os.pipe()
         os.set_blocking(self._ready_read, False)
         self._ready_pids: set[int] = set()
@@ -109,7 +163,23 @@ class CmsServer(MPServer):
     def serve(self, spawn_target=None, target_loader=None, wrap_loader=True):
         # Workers are forked: they inherit the slot sockets and the ready pipe.
         multiprocessing.set_start_method("fork", force=True)
+        os.register_at_fork(after_in_child=self._after_fork_in_worker)
         super().serve(spawn_target, partial(_load_app, self._ready_write), wrap_loader)
+
+    def _after_fork_in_worker(self) -> None:
+        """Right after the fork, before any Python code of the worker: SIGTERM and SIGINT take their
+        defaults (a booting worker stops at once; granian installs its own handlers once the app is
+        loaded), and the main loop's pipe is closed."""
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        self.main_loop_interrupt.forget_in_child()
+
+    def signal_handler_interrupt(self, *args, **kwargs):
+        """SIGTERM/SIGINT: stop. Plain assignments and a pipe write: nothing here takes a lock."""
+        self.interrupt_signal = True
+        for worker in self.wrks:  # their exits from now on are the stop's, not failures
+            worker.interrupt_by_parent = True
+        self.main_loop_interrupt.set()
 
     def _init_shared_socket(self):
         """Bind one SO_REUSEPORT socket per worker slot in the main process (see above)."""
@@ -135,7 +205,14 @@ class CmsServer(MPServer):
     def _serve(self, spawn_target, target_loader):
         self.startup(spawn_target, target_loader)
         self._serve_loop(spawn_target, target_loader)
+        if self.interrupt_signal:
+            log.warning("stopping on SIGTERM/SIGINT")
+            self.interrupt_children.clear()  # workers that exited with the signal: not a failure
         self.shutdown(self.exit_code)
+
+    def startup(self, spawn_target, target_loader):
+        self.main_loop_interrupt.install_as_signal_wakeup()
+        super().startup(spawn_target, target_loader)
 
     def _serve_loop(self, spawn_target, target_loader):
         # granian's loop without its crash-loop exit and without the branches of workers_lifetime
