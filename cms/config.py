@@ -79,6 +79,11 @@ class Settings:
     pool_timeout: float = 5.0
     statement_timeout_ms: int = 15000
     max_request_bytes: int = 60 * 1024 * 1024
+    # How long a client may take (cms/asgi.py): to send a request body, to pause while sending it,
+    # and to leave a piece of the answer untaken.
+    request_body_timeout: float = 60.0
+    request_body_idle_timeout: float = 10.0
+    response_stall_timeout: float = 30.0
     bcrypt_rounds: int = 10
     public_base_url: str = ""
     log_level: str = "INFO"
@@ -96,6 +101,11 @@ class Settings:
     database_replica_urls: tuple[str, ...] = ()
     replica_max_lag_seconds: float = 5.0
     extra: dict = field(default_factory=dict)
+
+    @property
+    def stream_idle_timeout_ms(self) -> int:
+        """PostgreSQL's backstop for a streamed answer's transaction: twice the server's stall timeout."""
+        return int(self.response_stall_timeout * 2000)
 
     @property
     def is_development(self) -> bool:
@@ -126,6 +136,9 @@ def load_settings(dotenv_path: str | None = None) -> Settings:
         pool_timeout=_float("DB_POOL_TIMEOUT", 5.0, minimum=0.1),
         statement_timeout_ms=_int("DB_STATEMENT_TIMEOUT_MS", 15000, minimum=0),
         max_request_bytes=_int("MAX_REQUEST_BYTES", 60 * 1024 * 1024, minimum=1024),
+        request_body_timeout=_float("REQUEST_BODY_TIMEOUT", 60.0, minimum=0.1),
+        request_body_idle_timeout=_float("REQUEST_BODY_IDLE_TIMEOUT", 10.0, minimum=0.1),
+        response_stall_timeout=_float("RESPONSE_STALL_TIMEOUT", 30.0, minimum=0.1),
         bcrypt_rounds=_int("BCRYPT_ROUNDS", 10, minimum=MIN_BCRYPT_ROUNDS),
         public_base_url=os.environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
         log_level=os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",

@@ -81,6 +81,9 @@ from granian.log import logger as log
 from granian.net import SocketSpec
 from granian.server import MPServer
 
+from cms.asgi import WsgiOverAsgi
+from cms.config import Settings
+
 TARGET = "cms.wsgi:app"
 # A connection has this long to send a request's headers, also when silent from the start, half
 # sent or idle between keep-alive requests; granian then closes it without an answer.
@@ -141,9 +144,15 @@ class Wakeup:
         os.close(self._write)
 
 
-def _load_app(ready_fd: int, target: str):
-    """In a new worker: load the app, report ready."""
-    app = load_target(target)
+def _load_app(ready_fd: int, threads: int, target: str) -> WsgiOverAsgi:
+    """In a new worker: load the WSGI app, serve it over ASGI on `threads` threads (with the
+    client time limits of its settings, when it is the CMS app), report ready."""
+    wsgi_app = load_target(target)
+    settings = getattr(wsgi_app, "config", {}).get("CMS_SETTINGS") or Settings()
+    app = WsgiOverAsgi(wsgi_app, threads=threads, max_request_bytes=settings.max_request_bytes,
+                       body_timeout=settings.request_body_timeout,
+                       body_idle_timeout=settings.request_body_idle_timeout,
+                       stall_timeout=settings.response_stall_timeout)
     os.write(ready_fd, _PID.pack(os.getpid()))
     return app
 
@@ -151,8 +160,9 @@ def _load_app(ready_fd: int, target: str):
 class CmsServer(MPServer):
     """granian's multi-process server with a socket per worker slot and gunicorn's respawn rule (see above)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, request_threads: int, **kwargs):
         super().__init__(*args, **kwargs)
+        self.request_threads = request_threads
         self.main_loop_interrupt = Wakeup()
         self._ready_read, self._ready_write = os.pipe()
         os.set_blocking(self._ready_read, False)
@@ -164,7 +174,7 @@ class CmsServer(MPServer):
         # Workers are forked: they inherit the slot sockets and the ready pipe.
         multiprocessing.set_start_method("fork", force=True)
         os.register_at_fork(after_in_child=self._after_fork_in_worker)
-        super().serve(spawn_target, partial(_load_app, self._ready_write), wrap_loader)
+        super().serve(spawn_target, partial(_load_app, self._ready_write, self.request_threads), wrap_loader)
 
     def _after_fork_in_worker(self) -> None:
         """Right after the fork, before any Python code of the worker: SIGTERM and SIGINT take their
@@ -287,7 +297,7 @@ def _how(exitcode: int | None) -> str:
 def build_server(*, host: str, port: int, workers: int, threads: int, target: str = TARGET) -> CmsServer:
     """The server for `target` (module:attribute of a WSGI app) on host:port."""
     return CmsServer(
-        target, address=host, port=port, interface=Interfaces.WSGI, workers=workers, blocking_threads=threads,
+        target, address=host, port=port, interface=Interfaces.ASGINL, workers=workers, request_threads=threads,
         http=HTTPModes.http1, websockets=False,
         http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
         respawn_failed_workers=True, workers_kill_timeout=WORKERS_KILL_TIMEOUT, log_level=LogLevels.warning,

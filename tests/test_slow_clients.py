@@ -1,7 +1,7 @@
-"""Slow and idle clients cannot take the service down (issue 13): under gunicorn's threaded workers,
-ten connections that never finished their headers made every /ping time out. The latencies under
-each server are figures of bench/slow_clients.py; here only that /ping still answers, and that
-granian's header timeout closes connections that stay silent."""
+"""Slow and idle clients cannot take the service down: clients that never finish their headers,
+that send a body a byte at a time (or one byte and then nothing), or that never read the answer.
+The latencies are figures of bench/slow_clients.py; here /ping (and a page that needs the database)
+still answer while such clients are held, and each kind is cut off after its time limit."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ import os
 import socket
 import time
 
+import psycopg
+import pytest
 import requests
+from support.live_server import start_server
 
+from cms.operations.demo_data import DemoPlan, generate
 from cms.server import HEADER_READ_TIMEOUT_MS
+
+# Enough cars that the whole list (~6 MB) outgrows the socket buffers of a client that never reads.
+MANY_CARS = 12_000
 
 
 def test_fifty_slow_and_fifty_silent_connections_leave_ping_answering(live_server):
@@ -109,3 +116,122 @@ def test_a_burst_of_keep_alive_connections_is_spread_over_the_workers(live_serve
     finally:
         for sock in held:
             sock.close()
+
+
+def slow_body(port: int, *, chunked: bool = False) -> socket.socket:
+    """A login whose body starts (one byte) and never ends."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    framing = b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n" if chunked else b"Content-Length: 100\r\n\r\n{"
+    sock.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + framing)
+    return sock
+
+
+def never_reading(port: int, path: str = "/api/cars") -> socket.socket:
+    """A client that asks for `path` and never reads a byte of the answer (small receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n".encode())
+    return sock
+
+
+@pytest.fixture
+def many_cars(database_url):
+    generate(database_url, DemoPlan(cars=MANY_CARS, jobs=1))
+
+
+def streams_open(database_url: str) -> int:
+    """Sessions of other clients that sit idle inside a transaction (a stream's snapshot)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND state = 'idle in transaction' AND pid <> pg_backend_pid()").fetchone()[0]
+
+
+def test_slow_bodies_and_never_reading_clients_leave_the_service_answering(live_server, many_cars):
+    """16 bodies that never end (half chunked) and 16 whole-list reads never read: before, they held
+    every thread of both workers and /ping timed out for as long as they were held."""
+    held = []
+    try:
+        held += [slow_body(live_server.port, chunked=number % 2 == 1) for number in range(16)]
+        held += [never_reading(live_server.port) for _ in range(16)]
+        time.sleep(1)  # the streams have filled their clients' buffers
+        for _ in range(6):
+            assert requests.get(f"{live_server.url}/ping", timeout=5).status_code == 200
+            page = requests.get(f"{live_server.url}/api/cars?limit=5", timeout=10)
+            assert page.status_code == 200 and len(page.json()) == 5
+    finally:
+        for sock in held:
+            sock.close()
+
+
+@pytest.fixture(scope="module")
+def impatient_server(database_url, tmp_path_factory):
+    """The service with short client time limits: a body may pause 2 s (6 s in all), an answer stall 3 s."""
+    server = start_server(database_url, tmp_path_factory.mktemp("impatient"), extra_env={
+        "REQUEST_BODY_IDLE_TIMEOUT": "2", "REQUEST_BODY_TIMEOUT": "6", "RESPONSE_STALL_TIMEOUT": "3"})
+    yield server
+    server.stop()
+
+
+def answer_and_close(sock: socket.socket, seconds: float) -> tuple[bytes, bool]:
+    """What the server sends within `seconds`, and whether it then closed the connection."""
+    sock.settimeout(seconds)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except (TimeoutError, ConnectionResetError):
+        return received, False
+    return received, True
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_that_stops_arriving_is_a_408_json_and_the_connection_is_closed(impatient_server, chunked):
+    sock = slow_body(impatient_server.port, chunked=chunked)
+    try:
+        started = time.monotonic()
+        answer, closed = answer_and_close(sock, 15)
+    finally:
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b'"error": "The request body did not arrive in time' in answer or b'"error":"The request body' in answer
+    assert closed
+    assert time.monotonic() - started < 15
+
+
+def test_a_body_that_trickles_past_the_whole_limit_is_a_408(impatient_server):
+    sock = slow_body(impatient_server.port)
+    try:
+        for _ in range(8):  # a byte a second: never a 2 s pause, but more than 6 s in all
+            time.sleep(1)
+            try:
+                sock.sendall(b" ")
+            except OSError:
+                break
+        answer, _ = answer_and_close(sock, 10)
+    finally:
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+
+
+def test_a_client_that_stops_reading_is_cut_off_and_its_snapshot_released(impatient_server, many_cars,
+                                                                          database_url):
+    sock = never_reading(impatient_server.port)
+    try:
+        time.sleep(1)
+        assert streams_open(database_url) == 1  # the stream's snapshot, waiting on the client
+        deadline = time.monotonic() + 20
+        while streams_open(database_url) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert streams_open(database_url) == 0
+        sock.settimeout(10)
+        received = b""
+        while chunk := sock.recv(1 << 20):  # what was buffered, then the end: the body is cut short
+            received += chunk
+    finally:
+        sock.close()
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert not body.rstrip().endswith(b"0")  # no last chunk: the client cannot take the list for whole
+    assert b"]" not in body[-10:]

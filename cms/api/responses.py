@@ -81,7 +81,8 @@ def _streamed_list(filters: dict, *, admin: bool):
     accepts it) from cms.services.cars.CarStream. A list that fits in one batch is an ordinary
     response; past the first batch a failure (PostgreSQL gone mid-way) can only cut the body
     short: the 200 is already sent."""
-    stream = cars_service.CarStream(db.get_pool(), filters, runtime=runtime_settings(), base_url=public_base_url())
+    stream = cars_service.CarStream(db.get_pool(), filters, runtime=runtime_settings(), base_url=public_base_url(),
+                                    idle_timeout_ms=current_app.config["CMS_SETTINGS"].stream_idle_timeout_ms)
     first = ",".join(car_list_json(stream.first, stream.columns, admin=admin))
     if stream.complete:
         response = json_response(f"[{first}]\n".encode())

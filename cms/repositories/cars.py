@@ -12,6 +12,7 @@ from cms.db import execute, fetch_one, fetch_rows, fetch_value, query
 
 LIST_CARS = query("cars_list")
 LIST_SNAPSHOT = query("cars_list_snapshot")
+END_SESSION_IF_IDLE = query("end_session_if_idle_in_transaction")
 GET_CAR_DETAIL = query("cars_get_detail")
 GET_CAR = query("cars_get")
 LOCK_CAR = query("cars_lock")
@@ -138,6 +139,11 @@ def list_cars(conn: Connection, *, sort: str = "newest", limit: int | None = Non
 def read_snapshot(conn: Connection) -> None:
     """Make the transaction just begun one snapshot (REPEATABLE READ)."""
     execute(conn, LIST_SNAPSHOT)
+
+
+def end_session_if_idle(conn: Connection, timeout_ms: int) -> None:
+    """PostgreSQL ends the session if this transaction waits on the client longer than timeout_ms."""
+    execute(conn, END_SESSION_IF_IDLE, {"timeout_ms": timeout_ms})
 
 
 def count_cars(conn: Connection, **filters) -> int:

@@ -7,13 +7,15 @@ edit form that showed the discounted price is not a new price.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from cms.errors import Conflict, Invalid, NotFound
+from cms.errors import Conflict, Invalid, NotFound, Unavailable
 from cms.repositories import cars as cars_repo
 from cms.services import cursors
 from cms.services import settings as settings_service
@@ -110,26 +112,52 @@ def next_cursor(page: CarPage, filters: dict, *, cursor_secret: str) -> str | No
     return cursors.encode(position, list_filters(filters), cursor_secret)
 
 
+_stream_slots: weakref.WeakKeyDictionary[ConnectionPool, threading.BoundedSemaphore] = weakref.WeakKeyDictionary()
+_stream_slots_lock = threading.Lock()
+
+
+def _slots_of(pool: ConnectionPool) -> threading.BoundedSemaphore:
+    """Half of a pool's connections, at least one, is what streams may hold at once: a stream
+    keeps its connection for as long as its client reads, so the other half stays for every
+    other request whatever the streams' clients do."""
+    with _stream_slots_lock:
+        if pool not in _stream_slots:
+            _stream_slots[pool] = threading.BoundedSemaphore(max(1, pool.max_size // 2))
+        return _stream_slots[pool]
+
+
 class CarStream:
     """Every matching car (no limit), read STREAM_BATCH_ROWS at a time from one REPEATABLE READ
     snapshot on a connection of its own: the count and every batch see the same cars, and the
     connection outlives the request that started it (the body is sent after the handler returned).
+    At most half of the pool's connections serve streams at once (_slots_of); past that a stream
+    is a 503 at once (to wait for a slot would hold a request thread, which is what a flood of
+    slow readers wants).
+    The server stops asking for batches when the client stops reading (cms/asgi.py); should the
+    stream still be left open, PostgreSQL ends its session after `idle_timeout_ms` idle in the
+    transaction, so that no snapshot is held for a client.
 
     `first` (the first batch) is read on opening, so that a failure there is still an error
     answer; `rest()` yields the other batches and closes the stream when done, failed or abandoned.
     `close()` is idempotent: call it when the body is never iterated.
     """
 
-    def __init__(self, pool: ConnectionPool, filters: dict, *, runtime: RuntimeSettings | None, base_url: str):
+    def __init__(self, pool: ConnectionPool, filters: dict, *, runtime: RuntimeSettings | None, base_url: str,
+                 idle_timeout_ms: int):
         filters = dict(filters)
         if filters.pop("cursor", None) is not None:
             raise _cursor_needs_limit()
         self._filters, self._runtime, self._base_url = filters, runtime, base_url
         self._stack = ExitStack()
+        slots = _slots_of(pool)
+        if not slots.acquire(blocking=False):  # waiting would hold a request thread
+            raise Unavailable("Too many whole-list downloads at once: please retry shortly, or ask for pages (limit)")
+        self._stack.callback(slots.release)
         try:
             self._conn = self._stack.enter_context(pool.connection())
             self._stack.enter_context(self._conn.transaction())
             cars_repo.read_snapshot(self._conn)
+            cars_repo.end_session_if_idle(self._conn, idle_timeout_ms)
             self.total = cars_repo.count_cars(self._conn, **filters)
             self.first, self._after = self._batch(None, filters.get("offset", 0))
         except BaseException:

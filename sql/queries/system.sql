@@ -31,3 +31,9 @@ SELECT
         WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
         ELSE coalesce(extract(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
     END::float8 AS lag_seconds;
+
+-- name: end_session_if_idle_in_transaction
+-- For the rest of this transaction: PostgreSQL ends the session when it waits on the client
+-- longer than timeout_ms inside the transaction (a backstop: a streamed car list whose client
+-- stopped reading must not hold its snapshot). Used by: GET /api/cars without limit.
+SELECT set_config('idle_in_transaction_session_timeout', %(timeout_ms)s::text, TRUE);

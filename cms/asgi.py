@@ -1,0 +1,272 @@
+"""The app as the production server runs it: ASGI in front, the Flask (WSGI) app on a thread pool.
+
+Why not granian's WSGI interface: there a request is handed to a Python thread as soon as its
+headers have arrived, and the thread reads the body as the client sends it. Sixteen clients that
+send `Content-Length: 100` and one byte held every thread of both workers for as long as they
+liked. The reverse held too: a Python thread wrote each chunk of an answer and waited while the
+client did not read, so sixteen clients that never read the whole car list held every thread and
+the database snapshots behind them.
+
+Here the event loop of each granian worker does the waiting, which costs a socket and a task, not
+a thread:
+
+- **The body is read first.** The loop collects it (in memory up to SPOOL_IN_MEMORY bytes, then in
+  a temporary file). It must keep coming: a pause of REQUEST_BODY_IDLE_TIMEOUT seconds, or a body
+  still unfinished after REQUEST_BODY_TIMEOUT, is a 408; more than MAX_REQUEST_BYTES is a 413.
+  Either way Flask answers (its JSON error, its log line), given a body whose read raises that
+  error; the rest of the body is never read and the connection is closed after the answer. Only a
+  complete request reaches a thread.
+- **The answer is written by the loop.** A thread runs Flask and produces the body (for a streamed
+  answer, one chunk at a time); the loop sends it. A client that takes no byte of the answer for
+  RESPONSE_STALL_TIMEOUT seconds is cut off: the body is closed (a streamed car list ends its
+  transaction) and the connection dropped mid-body, so the client cannot take it for complete.
+  Meanwhile no thread waits on it.
+
+Requests without a body (no Content-Length, no Transfer-Encoding) skip the first step. The environ
+is PEP 3333's, built from the ASGI scope as granian's WSGI interface built it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import unquote_to_bytes
+
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTimeout
+
+from cms.db import one_line
+from cms.raw_request import MalformedBody
+
+log = logging.getLogger(__name__)
+
+# Defaults of the settings REQUEST_BODY_IDLE_TIMEOUT, REQUEST_BODY_TIMEOUT, RESPONSE_STALL_TIMEOUT.
+BODY_IDLE_TIMEOUT = 10.0  # seconds a request body may pause between two pieces
+BODY_TIMEOUT = 60.0  # seconds the whole body may take (a 60 MB upload at 1 MB/s)
+SEND_STALL_TIMEOUT = 30.0  # seconds a client may leave a piece of the answer untaken
+SEND_PIECE = 256 * 1024  # an answer is sent in pieces of at most this many bytes (progress per piece)
+SPOOL_IN_MEMORY = 1024 * 1024  # larger bodies wait in a temporary file
+
+
+class BodyTimeout(RequestTimeout):
+    def __init__(self, idle: float, whole: float):
+        super().__init__()
+        self.cms_message = f"The request body did not arrive in time (a pause of {idle:g} s, or {whole:g} s in all)"
+
+
+class _RefusedBody:
+    """wsgi.input of a request whose body was not accepted: reading it raises the reason."""
+
+    def __init__(self, error: HTTPException):
+        self.error = error
+
+    def read(self, *args):
+        raise self.error
+
+    readline = readlines = read
+
+    def close(self) -> None:
+        pass
+
+
+class _EmptyBody:
+    @staticmethod
+    def read(*args) -> bytes:
+        return b""
+
+    readline = read
+
+    @staticmethod
+    def readlines(*args) -> list:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class _ClientGone(Exception):
+    """The client closed the connection or stopped taking the answer."""
+
+
+def environ_of(scope: dict, body) -> dict:
+    """The PEP 3333 environ of an ASGI http scope (str values latin-1, as a WSGI server gives them)."""
+    raw_path = scope.get("raw_path")
+    path = unquote_to_bytes(raw_path).decode("latin-1") if raw_path else scope["path"].encode().decode("latin-1")
+    server = scope.get("server") or ("localhost", 80)
+    client = scope.get("client") or ("", 0)
+    environ = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": scope.get("root_path", "").encode().decode("latin-1"),
+        "PATH_INFO": path,
+        "QUERY_STRING": scope["query_string"].decode("latin-1"),
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": client[0],
+        "REMOTE_PORT": str(client[1]),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": body,
+        "wsgi.input_terminated": True,  # the whole body is there: werkzeug reads a chunked one to its end
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    if raw_path:
+        query = scope["query_string"]
+        environ["RAW_URI"] = (raw_path + (b"?" + query if query else b"")).decode("latin-1")
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1").upper().replace("-", "_")
+        if key == "CONTENT_TYPE" or key == "CONTENT_LENGTH":
+            environ[key] = value.decode("latin-1")
+            continue
+        key = "HTTP_" + key
+        value = value.decode("latin-1")
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
+
+
+def _declares_a_body(headers: list) -> bool:
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"0", b"")):
+            return True
+    return False
+
+
+class WsgiOverAsgi:
+    """An ASGI app serving `wsgi_app` on `threads` threads (see the module docstring)."""
+
+    def __init__(self, wsgi_app, *, threads: int, max_request_bytes: int, body_timeout: float = BODY_TIMEOUT,
+                 body_idle_timeout: float = BODY_IDLE_TIMEOUT, stall_timeout: float = SEND_STALL_TIMEOUT):
+        self.wsgi_app = wsgi_app
+        self.max_request_bytes = max_request_bytes
+        self.body_timeout, self.body_idle_timeout, self.stall_timeout = body_timeout, body_idle_timeout, stall_timeout
+        self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cms-request")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body, complete = _EmptyBody(), True
+        if _declares_a_body(scope["headers"]):
+            body, complete = await self._read_body(receive)
+        loop = asyncio.get_running_loop()
+        status, headers, chunks, more = await loop.run_in_executor(self.threads, self._start, scope, body)
+        if not complete:
+            headers.append((b"connection", b"close"))  # the body's rest was never read
+        try:
+            await self._send(send, {"type": "http.response.start", "status": status, "headers": headers})
+            for chunk in chunks:
+                await self._send_body(send, chunk)
+            while more is not None:
+                try:
+                    chunk = await loop.run_in_executor(self.threads, next, more, None)
+                except Exception as error:  # noqa: BLE001 - e.g. the database went away mid-list
+                    log.error("streamed answer cut short: %s: %s", type(error).__name__, one_line(str(error)))
+                    return
+                if chunk is None:
+                    more = None
+                    break
+                await self._send_body(send, chunk)
+            await send({"type": "http.response.body", "body": b""})
+        except _ClientGone:
+            return  # returning before the last message drops the connection mid-body
+        finally:
+            if more is not None:
+                await loop.run_in_executor(self.threads, _close, more)
+
+    async def _read_body(self, receive):
+        """The request body as a file for wsgi.input, and whether it arrived whole."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        size = 0
+        while True:
+            wait = min(self.body_idle_timeout, deadline - loop.time())
+            try:
+                if wait <= 0:
+                    raise TimeoutError
+                message = await asyncio.wait_for(receive(), wait)
+            except TimeoutError:
+                spool.close()
+                return _RefusedBody(BodyTimeout(self.body_idle_timeout, self.body_timeout)), False
+            except Exception:  # noqa: BLE001 - the HTTP layer could not decode the body (a broken chunk)
+                spool.close()
+                return _RefusedBody(MalformedBody()), False
+            if message["type"] == "http.disconnect":  # the client left, or its chunked body broke off
+                spool.close()
+                return _RefusedBody(MalformedBody()), False
+            piece = message.get("body", b"")
+            size += len(piece)
+            if size > self.max_request_bytes:
+                spool.close()
+                return _RefusedBody(RequestEntityTooLarge()), False
+            spool.write(piece)
+            if not message.get("more_body", False):
+                spool.seek(0)
+                return spool, True
+
+    def _start(self, scope: dict, body):
+        """In a thread: run the app up to its first chunk. (status, headers, chunks, rest iterator or None)"""
+        started = []
+
+        def start_response(status, headers, exc_info=None):
+            started[:] = [status, headers]
+            return _no_write
+
+        try:
+            result = self.wsgi_app(environ_of(scope, body), start_response)
+            iterator = iter(result)
+            # Two steps here: a generator calls start_response on its first, and a body that is not
+            # streamed has ended by the second, so that most answers need one trip to a thread.
+            chunks = [chunk for chunk in (next(iterator, None), next(iterator, None)) if chunk is not None]
+            if len(chunks) < 2:
+                _close(result)
+                more = None
+            else:
+                more = _Remaining(result, iterator)
+        finally:
+            body.close()
+        status, headers = started
+        return (int(status.split(" ", 1)[0]),
+                [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers],
+                chunks, more)
+
+    async def _send_body(self, send, chunk: bytes) -> None:
+        for start in range(0, len(chunk), SEND_PIECE):
+            await self._send(send, {"type": "http.response.body", "body": chunk[start:start + SEND_PIECE],
+                                    "more_body": True})
+
+    async def _send(self, send, message: dict) -> None:
+        try:
+            await asyncio.wait_for(send(message), self.stall_timeout)
+        except (TimeoutError, OSError, RuntimeError) as error:  # stalled, or the connection is gone
+            raise _ClientGone from error
+
+
+class _Remaining:
+    """The rest of a WSGI body: next() gives the chunks, close() closes the app's iterable."""
+
+    def __init__(self, iterable, iterator):
+        self.iterable, self.iterator = iterable, iterator
+
+    def __next__(self):
+        return next(self.iterator)
+
+    def __iter__(self):
+        return self
+
+    def close(self) -> None:
+        _close(self.iterable)
+
+
+def _close(iterable) -> None:
+    close = getattr(iterable, "close", None)
+    if close is not None:
+        close()
+
+
+def _no_write(data: bytes) -> None:
+    raise NotImplementedError("the WSGI write() callable is not supported: return the body")
