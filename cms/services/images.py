@@ -16,7 +16,7 @@ operations, and freed memory goes back to the system after each file.
 
 What libvips cannot shrink while decoding it decodes whole, at full size: a progressive (multi-scan)
 JPEG, an Adam7-interlaced PNG, a lossless WebP or one with an alpha channel. A 10000×10000 16-bit
-RGBA interlaced PNG of 777 KB cost 840 MB. Such a file is refused when its whole decode would hold
+RGBA interlaced PNG of 1 MB holds 839 MB. Such a file is refused when its whole decode would hold
 more than WHOLE_DECODE_BYTES, judged from its header before any pixel is decoded (bench/image_bombs.py
 measures what each kind costs). A file cut short is refused (fail_on="truncated"), not stored as
 the part that arrived.
