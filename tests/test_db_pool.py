@@ -6,7 +6,10 @@ import time
 
 import psycopg
 import pytest
+import requests
 from psycopg_pool import ConnectionPool
+from support.app import TEST_JWT_SECRET
+from support.live_server import start_server
 
 from cms import db
 from cms.db import pool as db_pool
@@ -86,3 +89,62 @@ def test_requests_after_the_server_dropped_every_pooled_connection_succeed(make_
     statuses = [client.get(f"/api/cars/{car['id']}").status_code for _ in range(4)]
 
     assert statuses == [200, 200, 200, 200]
+
+
+def _terminate(sql, pids) -> None:
+    """pg_terminate_backend of each pid, then wait until those backends are gone."""
+    sql.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (list(pids),))
+    deadline = time.monotonic() + 5
+    while sql.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = ANY(%s)",
+                      (list(pids),)).fetchone()["n"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_six_requests_after_every_one_of_six_pooled_connections_was_terminated_succeed(make_app, sql, factory):
+    # Six idle connections, all dead: the pool must replace them without waiting between failed
+    # checks (psycopg_pool's own check loop backs off 1 s, 2 s, 4 s... and gives up at the timeout).
+    app = make_app(pool_min_size=6, pool_max_size=6, pool_timeout=3.0)
+    client = app.test_client()
+    car = factory.car(factory.user("seller"))
+    with app.app_context():
+        pool = db.get_pool()
+        pool.wait(timeout=10)
+        borrowed = [pool.getconn() for _ in range(6)]
+        pids = {conn.info.backend_pid for conn in borrowed}
+        for conn in borrowed:
+            pool.putconn(conn)
+    assert len(pids) == 6
+    _terminate(sql, pids)
+
+    statuses = [client.get(f"/api/cars/{car['id']}").status_code for _ in range(3)]
+    statuses += [client.get("/ping").status_code for _ in range(3)]
+
+    assert statuses == [200] * 6
+
+
+@pytest.mark.slow
+def test_the_live_service_answers_after_every_pooled_connection_was_terminated(database_url, sql, factory, tmp_path):
+    """The real server (2 workers × 4 threads, 4 idle connections each): pg_terminate_backend of
+    all of them, as a failover or a PgBouncer restart does, then six requests: all answered 200."""
+    name = "cms-pool-loss-test"
+    server = start_server(database_url, tmp_path, workers=2, threads=4, jwt_secret=TEST_JWT_SECRET,
+                          extra_env={"PGAPPNAME": name, "DB_POOL_MIN": "4", "DB_POOL_MAX": "6",
+                                     "DB_POOL_TIMEOUT": "3"})
+    try:
+        car = factory.car(factory.user("seller"))
+        server.wait_for_workers(2)
+        query = "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
+        deadline = time.monotonic() + 20
+        while len(pids := {row["pid"] for row in sql.execute(query, (name,))}) < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(pids) == 8, "each worker opens DB_POOL_MIN connections at start"
+        _terminate(sql, pids)
+
+        statuses = []
+        for n in range(6):
+            path = "/ping" if n % 2 else f"/api/cars/{car['id']}"
+            statuses.append(requests.get(server.url + path, timeout=30).status_code)
+    finally:
+        server.stop()
+
+    assert statuses == [200] * 6, server.log()

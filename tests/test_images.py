@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import shutil
 import struct
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import pyvips
 from PIL import Image
 from support.app import error_of
 
@@ -30,12 +32,13 @@ def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (200, 150), mode: str
     return buffer.getvalue()
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width×height, with almost no pixel data (never decoded by a correct server)."""
+def png_header_only(width: int, height: int, *, bit_depth: int = 8, colour_type: int = 2, interlace: int = 0) -> bytes:
+    """A PNG whose header claims width×height, with almost no pixel data (never decoded by a correct server).
+    colour_type 2: RGB, 6: RGBA; interlace 1: Adam7."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, interlace)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
             + chunk(b"IEND", b""))
 
@@ -192,6 +195,126 @@ def test_nothing_is_stored_when_one_file_of_several_is_refused(client, factory, 
     assert response.status_code == 400
     assert "'bad.gif'" in response.get_json()["error"]
     assert stored_images(sql, car["id"]) == []
+
+
+# --- what libvips cannot shrink while decoding, and damaged files -------------------------
+
+def pattern(width: int, height: int, bands: int = 3) -> pyvips.Image:
+    """An image whose pixels all differ from their neighbours (it compresses poorly, so every part
+    of its file holds pixel data)."""
+    xy = pyvips.Image.xyz(width, height)
+    channels = [xy[0] % 256, xy[1] % 256, (xy[0] * xy[1]) % 251, (xy[0] + xy[1]) % 256][:bands]
+    return channels[0].bandjoin(channels[1:]).cast("uchar")
+
+
+def with_jpeg_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """The JPEG with its frame header (SOF0/SOF2) claiming width×height; the scans are left as they are."""
+    frame = next(position for position in range(len(jpeg) - 1)
+                 if jpeg[position] == 0xFF and jpeg[position + 1] in (0xC0, 0xC2))
+    return jpeg[:frame + 5] + struct.pack(">HH", height, width) + jpeg[frame + 9:]
+
+
+def with_lossless_webp_size(webp: bytes, width: int, height: int) -> bytes:
+    """A simple lossless WebP (RIFF, WEBP, VP8L) with its header claiming width×height."""
+    assert webp[12:16] == b"VP8L"
+    bits = int.from_bytes(webp[21:25], "little") & ~0xFFFFFFF | (width - 1) | (height - 1) << 14
+    return webp[:21] + bits.to_bytes(4, "little") + webp[25:]
+
+
+SMALL = pattern(64, 64)
+# The review's bombs: 10000×10000, within every other limit, files a few KB here (only their headers
+# are read: a correct server refuses them before decoding any pixel).
+BOMBS = [
+    ("bomb.png", png_header_only(10_000, 10_000, bit_depth=16, colour_type=6, interlace=1),
+     "an interlaced (Adam7) PNG"),
+    ("bomb.jpg", with_jpeg_size(SMALL.jpegsave_buffer(interlace=True, subsample_mode="off"), 10_000, 10_000),
+     "a progressive JPEG"),
+    ("bomb.webp", with_lossless_webp_size(SMALL.webpsave_buffer(lossless=True, keep="none"), 10_000, 10_000),
+     "a lossless WebP"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "kind"), BOMBS, ids=[name for name, _, _ in BOMBS])
+def test_images_libvips_must_decode_whole_are_refused_above_the_pixel_budget(client, factory, sql, seller, car,
+                                                                           name, content, kind):
+    response = upload(client, car["id"], [(content, name)], factory.headers(seller))
+
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error.startswith(f"'{name}': {kind}")
+    assert "is decoded whole, so it may have at most" in error and "megapixels (this one has 100.0)" in error
+    assert stored_images(sql, car["id"]) == []
+
+
+# 400×300 px each; what a whole decode of each would hold (bytes per pixel), and the ones
+# libvips shrinks or streams while decoding, which hold no such buffer.
+DECODED_WHOLE = [
+    ("progressive.jpg", lambda: pattern(400, 300).jpegsave_buffer(interlace=True, subsample_mode="off"), 6),
+    ("progressive-420.jpg", lambda: pattern(400, 300).jpegsave_buffer(interlace=True, subsample_mode="on"), 3),
+    ("interlaced.png", lambda: pattern(400, 300).pngsave_buffer(interlace=True), 3),
+    ("interlaced-16-bit.png", lambda: pattern(400, 300, 4).cast("ushort").copy(interpretation="rgb16")
+     .pngsave_buffer(interlace=True, bitdepth=16), 8),
+    ("lossless.webp", lambda: pattern(400, 300).webpsave_buffer(lossless=True), 4),
+    ("transparent.webp", lambda: pattern(400, 300, 4).webpsave_buffer(Q=80), 4),
+]
+STREAMED = [
+    ("baseline.jpg", lambda: pattern(400, 300).jpegsave_buffer(subsample_mode="off")),
+    ("plain.png", lambda: pattern(400, 300, 4).pngsave_buffer()),
+    ("lossy.webp", lambda: pattern(400, 300).webpsave_buffer(Q=80)),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "bytes_per_pixel"), DECODED_WHOLE, ids=[n for n, _, _ in DECODED_WHOLE])
+def test_the_pixel_budget_counts_the_memory_of_a_whole_decode(client, factory, sql, seller, car, monkeypatch,
+                                                              name, make, bytes_per_pixel):
+    content, headers = make(), factory.headers(seller)
+    monkeypatch.setattr(images_service, "WHOLE_DECODE_BYTES", 400 * 300 * bytes_per_pixel)
+    fits = upload(client, car["id"], [(content, name)], headers)
+    monkeypatch.setattr(images_service, "WHOLE_DECODE_BYTES", 400 * 300 * bytes_per_pixel - 1)
+    too_big = upload(client, car["id"], [(content, name)], headers)
+
+    assert fits.status_code == 201
+    assert too_big.status_code == 400
+    assert too_big.get_json()["error"].startswith(f"'{name}': ")
+    assert "megapixels (this one has 0.1)" in too_big.get_json()["error"]
+    assert len(stored_images(sql, car["id"])) == 1
+
+
+@pytest.mark.parametrize(("name", "make"), STREAMED, ids=[name for name, _ in STREAMED])
+def test_images_libvips_shrinks_while_decoding_are_not_held_to_the_pixel_budget(client, factory, sql, seller, car,
+                                                                               monkeypatch, name, make):
+    monkeypatch.setattr(images_service, "WHOLE_DECODE_BYTES", 1)
+
+    response = upload(client, car["id"], [(make(), name)], factory.headers(seller))
+
+    assert response.status_code == 201
+    assert len(stored_images(sql, car["id"])) == 1
+
+
+CUT_SHORT = [
+    ("half.png", lambda: pattern(2000, 1500).pngsave_buffer()),
+    ("half.jpg", lambda: pattern(2000, 1500).jpegsave_buffer()),
+    ("half-progressive.jpg", lambda: pattern(2000, 1500).jpegsave_buffer(interlace=True)),
+    ("half.webp", lambda: pattern(2000, 1500).webpsave_buffer()),
+    ("half-interlaced.png", lambda: pattern(600, 400).pngsave_buffer(interlace=True)),
+]
+
+
+@pytest.mark.parametrize(("name", "make"), CUT_SHORT, ids=[name for name, _ in CUT_SHORT])
+def test_a_truncated_image_is_refused_naming_the_file_with_at_most_one_line_of_log(client, factory, sql, seller, car,
+                                                                                 caplog, name, make):
+    content = make()
+    headers = factory.headers(seller)
+    caplog.set_level(logging.INFO)  # the most the service logs (LOG_LEVEL); DEBUG adds pyvips' own tracing
+    caplog.clear()
+
+    response = upload(client, car["id"], [(content[:len(content) // 2], name)], headers)
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == f"'{name}': the image data is damaged and could not be decoded"
+    assert stored_images(sql, car["id"]) == []
+    lines = [record for record in caplog.records if record.name != "cms.request"]  # the request's own line
+    assert len(lines) <= 1, [record.getMessage() for record in lines]
 
 
 def test_an_upload_needs_between_1_and_10_files(client, factory, sql, seller, car):

@@ -33,7 +33,6 @@ def open_pool(settings) -> ConnectionPool:
         timeout=settings.pool_timeout,
         kwargs=connection_kwargs(settings),
         configure=_mark_idle,
-        check=check_borrowed_connection,
         reconnect_timeout=0,
         name="cms",
         open=False,
@@ -47,9 +46,38 @@ def open_pool(settings) -> ConnectionPool:
 
 
 class _Pool(ConnectionPool):
-    """The pool, marking each returned connection idle on the returning thread. (A `reset`
-    callback would do it too, but then psycopg_pool hands every returned connection to its
-    worker thread: a thread switch per request, and the connection is not free until then.)"""
+    """The pool, lending only connections that pass check_borrowed_connection, and marking each
+    returned connection idle on the returning thread. (A `reset` callback would mark it too, but
+    then psycopg_pool hands every returned connection to its worker thread: a thread switch per
+    request, and the connection is not free until then.)
+
+    Why getconn is overridden instead of passing `check=` to psycopg_pool: its check loop sleeps
+    between failed checks with the back-off of reconnection attempts (0 s, 1 s, 2 s, 4 s...). That
+    suits a server that refuses connections, but after a failover, a PgBouncer restart or
+    pg_terminate_backend every idle connection fails its check at once, and with four of them a
+    request waited the whole pool timeout and answered 503 while the database was up. Here a
+    connection that fails its check is closed and given back (the pool discards it and opens a
+    replacement in the background) and the next is tried at once; the wait for a connection, and
+    so for the replacements, stays bounded by the pool's timeout. A server that is down costs no
+    busy loop: its connections are discarded once each, then getconn waits in the pool's queue.
+    tests/test_db_pool.py pins it (six dead idle connections, six requests answered 200).
+    """
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection:
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn = super().getconn(timeout=deadline - time.monotonic())
+            except PoolTimeout:
+                raise PoolTimeout(f"couldn't get a connection after {timeout:.2f} sec") from None
+            try:
+                check_borrowed_connection(conn)
+            except psycopg.Error:
+                conn.close()  # a closed connection given back is discarded and replaced
+                super().putconn(conn)
+                continue
+            return conn
 
     def putconn(self, conn: psycopg.Connection) -> None:
         _mark_idle(conn)
@@ -77,7 +105,7 @@ def _socket_has_news(conn: psycopg.Connection) -> bool:
 
 
 def check_borrowed_connection(conn: psycopg.Connection) -> None:
-    """The pool's `check`: raise when the connection is not usable (the pool then replaces it).
+    """The check of each lent connection: raise when it is not usable (the pool then replaces it).
 
     As safe as ConnectionPool.check_connection after a PostgreSQL restart (a closed socket is
     readable, so it gets the full check), without a round trip on every borrow.
@@ -161,7 +189,7 @@ def open_replicas(settings) -> ReplicaSet | None:
     if not settings.database_replica_urls:
         return None
     return ReplicaSet(settings.database_replica_urls, connection_kwargs(settings), max_size=settings.pool_max_size,
-                      max_lag=settings.replica_max_lag_seconds, check=check_borrowed_connection, configure=_mark_idle)
+                      max_lag=settings.replica_max_lag_seconds, pool_class=_Pool, configure=_mark_idle)
 
 
 def get_replicas() -> ReplicaSet | None:

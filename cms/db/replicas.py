@@ -90,13 +90,14 @@ class ReplicaSet:
     """The replicas of DATABASE_REPLICA_URL, tried in turn."""
 
     def __init__(self, urls: list[str] | tuple[str, ...], connect_kwargs: dict, *, max_size: int, max_lag: float,
-                 check=None, configure=None):
+                 pool_class: type[ConnectionPool] = ConnectionPool, configure=None):
+        """pool_class: the pool of each replica (the service passes the primary's, which checks what it lends)."""
         self.max_lag = max_lag
         self._turn = itertools.count()
         self.replicas = [
-            Replica(name=redact(url), url=url, pool=ConnectionPool(
+            Replica(name=redact(url), url=url, pool=pool_class(
                 url, min_size=0, max_size=max_size, timeout=BORROW_TIMEOUT, kwargs=connect_kwargs,
-                check=check, configure=configure, reset=configure,
+                configure=configure, reset=configure,
                 reconnect_timeout=0, name=f"cms-replica-{index}", open=False,
             ))
             for index, url in enumerate(urls)

@@ -13,6 +13,13 @@ stays near the output size; bench/images.py measures both. The image is turned u
 EXIF orientation and saved with no metadata at all (EXIF with GPS positions, XMP, ICC, comments).
 At most IMAGE_JOBS_PER_PROCESS files are decoded at once per process, libvips keeps no cache of
 operations, and freed memory goes back to the system after each file.
+
+What libvips cannot shrink while decoding it decodes whole, at full size: a progressive (multi-scan)
+JPEG, an Adam7-interlaced PNG, a lossless WebP or one with an alpha channel. A 10000×10000 16-bit
+RGBA interlaced PNG of 1 MB holds 839 MB. Such a file is refused when its whole decode would hold
+more than WHOLE_DECODE_BYTES, judged from its header before any pixel is decoded (bench/image_bombs.py
+measures what each kind costs). A file cut short is refused (fail_on="truncated"), not stored as
+the part that arrived.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,6 +52,11 @@ MAX_SIDE = 10_000
 ACCEPTED_LOADERS = {"jpegload_buffer": "JPEG", "pngload_buffer": "PNG", "webpload_buffer": "WEBP"}
 # How those formats start: a file that does but whose header cannot be read is damaged, not foreign.
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+# What a whole decode may hold per file: a worker decodes one file at a time, so four concurrent
+# uploads of the largest accepted bombs add well under 800 MB even spread over four workers
+# (bench/results/2026-12-07-image-bombs.md). Car photos are stored at 1920×1080: at 128 MiB a
+# progressive JPEG may have 22 megapixels (44 at 4:2:0 chroma), an interlaced 8-bit RGB PNG 44.
+WHOLE_DECODE_BYTES = 128 * 1024 * 1024
 STORED_BOX = (1920, 1080)
 STORED_CONTENT_TYPE = "image/jpeg"
 JPEG_QUALITY = 85
@@ -55,6 +68,10 @@ _IMAGE_JOBS = threading.BoundedSemaphore(IMAGE_JOBS_PER_PROCESS)
 
 pyvips.cache_set_max(0)  # the operation cache would keep decoded pixels alive after the request
 pyvips.vips_lib.vips_concurrency_set(1)
+# libvips' own messages (pyvips passes them to the logger "pyvips"): a line per thumbnail at INFO, and a
+# line per row of a damaged file at WARNING (600-5,500 for half a PNG). Every failure also raises
+# pyvips.Error, answered as a 400 naming the file, so only its errors and criticals are logged.
+logging.getLogger("pyvips").setLevel(logging.ERROR)
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
@@ -129,7 +146,7 @@ def process_image(name: str, data: bytes) -> ProcessedImage:
 
 def _check_header(name: str, data: bytes) -> None:
     try:
-        header = pyvips.Image.new_from_buffer(data, "")
+        header = pyvips.Image.new_from_buffer(data, "", access="sequential")  # reads the header only
         loader = header.get("vips-loader")
     except pyvips.Error:
         loader = None
@@ -146,13 +163,62 @@ def _check_header(name: str, data: bytes) -> None:
         raise Invalid(
             f"{name}: the image is {width}×{height} px; each side must be between {MIN_SIDE} and {MAX_SIDE} px"
         )
+    whole = _whole_decode(header, data)
+    if whole is not None:
+        kind, bytes_per_pixel, advice = whole
+        most = int(WHOLE_DECODE_BYTES // bytes_per_pixel)
+        if width * height > most:
+            raise Invalid(f"{name}: {kind} is decoded whole, so it may have at most {most / 1e6:.1f} megapixels "
+                          f"(this one has {width * height / 1e6:.1f}); {advice}")
+
+
+def _whole_decode(header: pyvips.Image, data: bytes) -> tuple[str, float, str] | None:
+    """(what the file is, bytes per pixel its whole decode holds, how to send it instead), or None when
+    libvips shrinks or streams it while decoding (baseline JPEG, non-interlaced PNG, lossy WebP).
+    Bytes per pixel as measured in bench/image_bombs.py."""
+    loader = header.get("vips-loader")
+    if loader == "jpegload_buffer" and _header_field(header, "jpeg-multiscan"):
+        # libjpeg holds every DCT coefficient, 2 bytes per sample; at 4:2:0 each chroma plane has a quarter.
+        subsampled = header.bands == 3 and _header_field(header, "jpeg-chroma-subsample") == "4:2:0"
+        samples = 1.5 if subsampled else header.bands
+        return "a progressive JPEG", 2 * samples, "save it as a baseline (not progressive) JPEG, or smaller"
+    if loader == "pngload_buffer" and _header_field(header, "interlaced"):
+        sample_bytes = 2 if header.format == "ushort" else 1
+        return "an interlaced (Adam7) PNG", header.bands * sample_bytes, "save it without interlacing, or smaller"
+    if loader == "webpload_buffer" and _webp_chunk_kinds(data) & {b"VP8L", b"ALPH"}:
+        return ("a lossless WebP, or one with transparency,", 4,
+                "save it as a lossy WebP without transparency or as a JPEG, or smaller")
+    return None
+
+
+def _header_field(header: pyvips.Image, field: str):
+    """A header field's value, or None when the loader did not set it."""
+    return header.get(field) if header.get_typeof(field) else None
+
+
+def _webp_chunk_kinds(data: bytes) -> set[bytes]:
+    """The kinds of RIFF chunk in a WebP file, those inside an animation's frames included
+    (VP8L: lossless image data; ALPH: an alpha channel beside lossy data)."""
+    kinds: set[bytes] = set()
+    spans = [(12, len(data))]  # after "RIFF", the size and "WEBP"
+    while spans:
+        offset, end = spans.pop()
+        while offset + 8 <= end:
+            kind, size = data[offset:offset + 4], int.from_bytes(data[offset + 4:offset + 8], "little")
+            kinds.add(kind)
+            if kind == b"ANMF":  # a frame: 16 bytes of position and timing, then its image's chunks
+                spans.append((offset + 24, min(offset + 8 + size, end)))
+            offset += 8 + size + (size & 1)
+    return kinds
 
 
 def _reencode(data: bytes) -> tuple[bytes, int, int]:
     """Upright (EXIF orientation), sRGB, flattened on white where transparent, inside STORED_BOX,
     saved as JPEG without any metadata."""
+    # fail_on=truncated: a file cut short is an error, not a picture of the part that arrived. It goes
+    # to the loader through option_string; thumbnail's own fail_on argument does not reach the loader.
     image = pyvips.Image.thumbnail_buffer(data, STORED_BOX[0], height=STORED_BOX[1], size="down",
-                                          fail_on="truncated")
+                                          option_string="fail_on=truncated")
     if image.interpretation not in ("srgb", "b-w") or image.format != "uchar":
         image = image.colourspace("srgb")
     if image.hasalpha():
