@@ -15,19 +15,33 @@ from marshmallow import Schema, ValidationError, fields
 MAX_INT4 = 2_147_483_647
 MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
 _WHOLE_NUMBER = re.compile(r"^\s*-?\d{1,10}\s*$")
-# Ids: ASCII digits only: `\d` and str.isdigit() also take "１" or "٣", which would make one id
-# reachable under many spellings.
-ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+# Ids: ASCII digits and nothing else, in a URL as in a body: `\d` and str.isdigit() also take "１"
+# or "٣", and int() takes " 1", "+1" and "1_0", which would make one id reachable under many
+# spellings. At most 10 digits (int4's maximum has 10): int() refuses strings of over 4,300.
+ASCII_DIGITS = re.compile(r"[0-9]{1,10}", re.ASCII)
 ID_MESSAGE = "Must be a positive whole-number id."
+
+
+def parse_id(value) -> int | None:
+    """An id: a JSON integer, or a string of ASCII digits, from 1 to int4's maximum. None when invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and ASCII_DIGITS.fullmatch(value):
+        number = int(value)
+    else:
+        return None
+    return number if 1 <= number <= MAX_INT4 else None
 
 
 class WholeNumber(fields.Field):
     """The one integer field of the API: a JSON integer within PostgreSQL's int4 range.
 
     `strings`: a string of digits is accepted too (forms, query strings, ids sent as "3");
-    `ascii_digits`: only ASCII digits in such a string (ids); `floats`: an integral JSON number
-    such as 2024.0 too. 2024.5, true and "abc" are always refused. `minimum`: the lowest value
-    (ids: 1). `blank_is_none`: "" means no value.
+    `ascii_digits`: such a string is ASCII digits and nothing else, no sign or blanks (ids);
+    `floats`: an integral JSON number such as 2024.0 too. 2024.5, true and "abc" are always refused.
+    `minimum`: the lowest value (ids: 1). `blank_is_none`: "" means no value.
     """
 
     default_error_messages = {"invalid": "Must be a whole number.", "range": "Number out of range."}
@@ -40,8 +54,7 @@ class WholeNumber(fields.Field):
 
     def _from_text(self, value: str) -> int | None:
         if self.ascii_digits:
-            text = value.strip(" \t\r\n")
-            return int(text) if ASCII_DIGITS.fullmatch(text) else None
+            return int(value) if ASCII_DIGITS.fullmatch(value) else None
         return int(value) if _WHOLE_NUMBER.match(value) else None
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -67,7 +80,7 @@ class WholeNumber(fields.Field):
 
 
 def Id(**kwargs) -> WholeNumber:  # noqa: N802 - used like a field class
-    """A database id: a JSON integer or a string of digits (the frontend sends both), 1 or more."""
+    """A database id: a JSON integer or a string of ASCII digits only (the frontend sends both), 1 or more."""
     field = WholeNumber(ascii_digits=True, floats=False, minimum=1,
                         error_messages={"invalid": ID_MESSAGE, "range": ID_MESSAGE}, **kwargs)
     field.is_id = True
