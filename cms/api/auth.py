@@ -23,5 +23,6 @@ def register(body):
 @bp.post("/login")
 @declare("Log in", auth=PUBLIC, body=LoginSchema, response=AuthResultSchema, errors=(429,))
 def login(body):
-    user = users_service.login(db.connection(), client(), email=body["email"], password=body["password"])
+    user = users_service.login(db.connection(), client(), email=body["email"], password=body["password"],
+                               typed_email=body["typed_email"])
     return {"user": user, "token": auth.issue_token(user)}

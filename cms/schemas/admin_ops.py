@@ -6,7 +6,7 @@ import datetime as dt
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from cms.schemas.fields import InputSchema, Money, OutputSchema, StrictBoolean, Text, UtcDateTime
+from cms.schemas.fields import InputSchema, LoginEmail, Money, OutputSchema, StrictBoolean, Text, UtcDateTime
 
 AUTH_EVENT_TYPES = (
     "login_success", "login_failure", "login_throttled", "register", "role_change", "activation_change",
@@ -39,7 +39,7 @@ class PageQuery(InputSchema):
 class SecurityLogQuery(PageQuery):
     eventType = fields.String(attribute="event_type", load_default=None,
                               validate=validate.OneOf(AUTH_EVENT_TYPES))
-    email = fields.String(load_default=None, validate=validate.Length(max=255))
+    email = LoginEmail(load_default=None)
     ip = fields.String(load_default=None, validate=validate.Length(max=64))
     startDate = UtcTimestamp(attribute="start_at", load_default=None)
     endDate = UtcTimestamp(attribute="end_at", load_default=None)

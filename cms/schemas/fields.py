@@ -10,7 +10,7 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 MAX_INT4 = 2_147_483_647
 MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
@@ -164,6 +164,53 @@ class Text(fields.String):
         if self.max_length is not None and len(text) > self.max_length:
             raise ValidationError(f"Must be at most {self.max_length} characters.")
         return text
+
+
+def normalized_email(text: str) -> str:
+    """An email as the service compares and stores it: NFKC, then trimmed. NFKC writes
+    compatibility characters as the letters they stand for ("ｌ" FULLWIDTH L is "l", "ﬁ" is "fi"),
+    so an address typed with them is the account of the plain one. Case is compared by the queries
+    (lower(), which for ASCII is case folding)."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+class Email(fields.String):
+    """An email for a new account: normalized_email, then ASCII only, at most 255 characters, a
+    valid address.
+
+    A look-alike that NFKC keeps (Cyrillic "к" or "а" beside Latin "k" or "a", in the name or the
+    domain) would be a second account that reads like the first; refusing non-ASCII is the one rule
+    that stops all of them without a table of confusable letters. International domains are
+    written in their xn-- form. Addresses stored before this rule keep logging in (LoginEmail).
+    """
+
+    default_error_messages = {
+        "ascii": "Use an email address of ASCII characters only (an international domain in its xn-- form).",
+        "too_long": "Must be at most 255 characters.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Email(error="Not a valid email address."), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        # Normalized before the length is checked: NFKC may lengthen a text ("ﬁ" is "fi").
+        text = normalized_email(super()._deserialize(value, attr, data, **kwargs))
+        if not text.isascii():
+            raise self.make_error("ascii")
+        if len(text) > 255:
+            raise self.make_error("too_long")
+        return text
+
+
+class LoginEmail(fields.String):
+    """An email typed to log in or to search by: normalized_email, never refused for its letters
+    (an adopted database may hold any address)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(max=255), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return normalized_email(super()._deserialize(value, attr, data, **kwargs))
 
 
 # A URL scheme (RFC 3986): a letter, then letters, digits, "+", "-" or ".", then ":".

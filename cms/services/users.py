@@ -34,8 +34,12 @@ def register(conn: Connection, client: Client, *, name: str, email: str, passwor
     return user
 
 
-def login(conn: Connection, client: Client, *, email: str, password: str) -> dict:
+def login(conn: Connection, client: Client, *, email: str, password: str, typed_email: str | None = None) -> dict:
     """The user whose credentials these are; every attempt lands in the security log.
+
+    `email` is normalized (NFKC, cms.schemas.fields.normalized_email) and counts for the
+    throttle; `typed_email`, the address as typed, finds an account stored before emails were
+    normalized (it wins over the normalized form).
 
     Too many failures for one email from one address, from one address, or for one email from
     everywhere (a growing delay) answer 429 with Retry-After (cms.services.security); the counts
@@ -44,7 +48,7 @@ def login(conn: Connection, client: Client, *, email: str, password: str) -> dic
     """
     # autocommit: each event is kept whatever the answer
     attempt = security.begin_login_attempt(conn, client, email)
-    user = users_repo.find_user_for_login(conn, email)
+    user = users_repo.find_user_for_login(conn, email, typed_email or email)
     password_ok = passwords.check_password(password, user["password_hash"] if user else _UNUSED_HASH)
     if user is None or not password_ok or not user["is_active"]:
         reason = "unknown email" if user is None else "wrong password" if not password_ok else "deactivated"
