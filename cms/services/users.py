@@ -20,17 +20,27 @@ _UNUSED_HASH = "$2b$10$.jltGrhXxkYDAkZ82iTnMOfmWm8CdaioTBasRxE0I1O.ZDL4s.8km"
 
 def register(conn: Connection, client: Client, *, name: str, email: str, password: str, role: str,
              bcrypt_rounds: int) -> dict:
-    """A new user or seller (a taken email, compared case-insensitively, is a 400), logged as "register"."""
-    password_hash = passwords.hash_password(password, bcrypt_rounds)
-    with conn.transaction():
-        if users_repo.email_taken(conn, email):
-            raise Invalid(EMAIL_USED)
-        try:
-            user = users_repo.insert_user(conn, name=name, email=email, password_hash=password_hash, role=role)
-        except psycopg.errors.UniqueViolation:  # registered concurrently with the same email
-            raise Invalid(EMAIL_USED) from None
-        security.record(conn, client, "register", user_id=user["id"], email=user["email"],
-                        details={"role": user["role"]})
+    """A new user or seller (a taken email, compared case-insensitively, is a 400), logged as "register".
+
+    Limited per address (cms.services.security: MAX_REGISTRATIONS_PER_ADDRESS, 429 with
+    Retry-After): the attempt is counted before its password is hashed, and a refused one
+    ("Email used") stays counted as register_failure.
+    """
+    passwords.password_bytes(password)  # too long: a 400 before anything is counted
+    attempt = security.begin_registration(conn, client, email)
+    try:
+        password_hash = passwords.hash_password(password, bcrypt_rounds)
+        with conn.transaction():
+            if users_repo.email_taken(conn, email):
+                raise Invalid(EMAIL_USED)
+            try:
+                user = users_repo.insert_user(conn, name=name, email=email, password_hash=password_hash, role=role)
+            except psycopg.errors.UniqueViolation:  # registered concurrently with the same email
+                raise Invalid(EMAIL_USED) from None
+            security.settle_registration(conn, attempt, user=user)
+    except Invalid as refused:
+        security.settle_registration(conn, attempt, reason=refused.message)
+        raise
     return user
 
 
