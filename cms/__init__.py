@@ -14,6 +14,7 @@ from cms.api.cors import init_cors
 from cms.api.envelope import register_envelope
 from cms.api.http import IdConverter
 from cms.config import Settings, load_settings, validate, validate_for_serving
+from cms.hosts import LowerCaseHost, trusted_hosts
 from cms.logging_setup import configure_logging
 from cms.raw_request import GuardedInputMiddleware
 from cms.services import outbox
@@ -40,13 +41,14 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     if settings.allowed_hosts:
-        # Any other Host header is a 400 before routing (werkzeug's trusted hosts; "*.example.com" works).
-        app.config["TRUSTED_HOSTS"] = list(settings.allowed_hosts)
+        # Any other Host header is a 400 before routing (werkzeug's trusted hosts; cms/hosts.py).
+        app.config["TRUSTED_HOSTS"] = trusted_hosts(settings.allowed_hosts)
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
     app.url_map.converters["id"] = IdConverter
     app.wsgi_app = GuardedInputMiddleware(app.wsgi_app)
     app.wsgi_app = CarDetailLane(app.wsgi_app, app)  # inside ProxyFix: it sees the client's host and scheme
+    app.wsgi_app = LowerCaseHost(app.wsgi_app)  # before either reads the Host
     if settings.trusted_proxies:
         # Behind N proxies (load balancer, nginx), take the client's address from the
         # X-Forwarded-* headers they add; otherwise those headers are the client's to forge.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields, replace
 
@@ -16,6 +17,9 @@ MIN_SECRET_BYTES = 32
 MIN_BCRYPT_ROUNDS = 10
 # session: a direct server or session pooling; transaction: behind a transaction pooler (PgBouncer).
 POOL_MODES = ("session", "transaction")
+# An ALLOWED_HOSTS entry: a host name (international ones in their xn-- form), an IPv4 or a
+# bracketed IPv6 address, an optional port; "*." or "." in front for every subdomain (and the name).
+ALLOWED_HOST = re.compile(r"(?:\*?\.)?(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?", re.ASCII)
 
 
 class ConfigError(Exception):
@@ -178,6 +182,11 @@ def validate(settings: Settings) -> Settings:
             MIN_SECRET_BYTES,
         )
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(48))
+    for host in settings.allowed_hosts:
+        if not ALLOWED_HOST.fullmatch(host.lower()):
+            raise ConfigError(
+                f"ALLOWED_HOSTS: {host!r} is not a host name (e.g. cars.example.com, or *.example.com for "
+                "every subdomain; international names in their xn-- form)")
     if settings.db_pool_mode not in POOL_MODES:
         raise ConfigError(f"DB_POOL_MODE must be session or transaction, got {settings.db_pool_mode!r}")
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

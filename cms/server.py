@@ -94,11 +94,12 @@ WORKERS_KILL_TIMEOUT = 20
 MAX_UNREADY_DEATHS = 10
 # Exit status of the server when a worker cannot boot (gunicorn's WORKER_BOOT_ERROR).
 BOOT_FAILURE = 3
-# granian's own lines in the service's log format (cms/logging_setup.py), on stderr.
+# granian's own lines in the service's log format and escaping (cms/logging_setup.py), on stderr.
 LOG_CONFIG = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"cms": {"format": "%(asctime)s %(levelname)s granian %(message)s"}},
+    "formatters": {"cms": {"()": "cms.logging_setup.EscapingFormatter",
+                           "fmt": "%(asctime)s %(levelname)s granian %(message)s"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "cms", "stream": "ext://sys.stderr"}},
     "loggers": {"_granian": {"handlers": ["stderr"], "propagate": False}},
 }

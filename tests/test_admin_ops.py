@@ -142,7 +142,9 @@ def test_security_log_lists_events_newest_first_with_filters_and_paging(client, 
     body = client.get("/api/admin/security-log", headers=headers).get_json()
     assert [e["eventType"] for e in body["events"]] == ["register", "login_success", "login_failure"]
     first = body["events"][0]
-    assert set(first) == {"id", "time", "eventType", "userId", "email", "ip", "userAgent", "details"}
+    assert set(first) == {"id", "time", "eventType", "userId", "email", "ip", "userAgent", "details", "count",
+                          "lastTime"}
+    assert (first["count"], first["lastTime"]) == (1, None)  # one event; refusals are counted (test_login_throttle)
     assert first["time"].endswith("Z")
     assert body["pagination"] == {"limit": 50, "offset": 0, "total": 3}
 

@@ -160,10 +160,11 @@ def test_create_seller_refuses_an_invalid_field(client, factory, sql, field, val
     assert user_count(sql) == 1
 
 
-def test_create_seller_refuses_an_email_in_use(client, factory, sql):
+@pytest.mark.parametrize("email", [" SAL@example.COM", "ｓal@example.com"])
+def test_create_seller_refuses_an_email_in_use(client, factory, sql, email):
     admin = factory.user("admin")
     factory.user("user", email="sal@example.com")
-    response = client.post(SELLERS, json={**SELLER, "email": " SAL@example.COM"}, headers=factory.headers(admin))
+    response = client.post(SELLERS, json={**SELLER, "email": email}, headers=factory.headers(admin))
     assert response.status_code == 400
     assert response.get_json()["error"] == "Email already exists"
     assert user_count(sql) == 2

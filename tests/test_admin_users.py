@@ -152,6 +152,17 @@ def test_create_user_refuses_an_email_in_use_whatever_its_case_and_blanks(client
     assert audit_rows(sql) == []
 
 
+@pytest.mark.parametrize(("email", "error"), [("ｔaken@example.com", "Email already exists"),
+                                              ("taкen@example.com", "Invalid input: email")])
+def test_create_user_refuses_a_look_alike_of_an_email_in_use(client, factory, sql, email, error):
+    admin = factory.user("admin")
+    factory.user("user", email="taken@example.com")
+    response = client.post(USERS, json={**NEW_USER, "email": email}, headers=factory.headers(admin))
+    assert (response.status_code, response.get_json()["error"]) == (400, error)
+    assert sql.execute("SELECT count(*) AS n FROM users").fetchone()["n"] == 2
+    assert audit_rows(sql) == []
+
+
 @pytest.mark.parametrize(("field", "value"), [
     ("name", None), ("name", ""), ("name", "   "), ("name", 42), ("name", "x" * 256),
     ("email", None), ("email", "not-an-email"), ("email", 7), ("email", "a" * 250 + "@example.com"),

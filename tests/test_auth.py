@@ -84,13 +84,44 @@ def test_register_refuses_other_roles_and_writes_nothing(client, sql, role):
     assert user_count(sql) == 0
 
 
-@pytest.mark.parametrize("email", ["new@example.com", "NEW@EXAMPLE.COM", "  New@Example.com  "])
-def test_register_refuses_an_email_already_used_up_to_case_and_blanks(client, factory, sql, email):
+# "ｎ" is FULLWIDTH LATIN SMALL LETTER N, "．" FULLWIDTH FULL STOP: NFKC writes them "n" and ".".
+@pytest.mark.parametrize("email", ["new@example.com", "NEW@EXAMPLE.COM", "  New@Example.com  ", "ｎew@example.com",
+                                   "ＮＥＷ@ＥＸＡＭＰＬＥ.ＣＯＭ", "new@example\uff0ecom"])
+def test_register_refuses_an_email_already_used_up_to_case_blanks_and_compatibility_forms(client, factory, sql,
+                                                                                          email):
     factory.user(email="new@example.com")
     response = register(client, email=email)
     assert response.status_code == 400
     assert response.get_json() == {"error": "Email used"}
     assert user_count(sql) == 1
+
+
+# "к" and "а" are Cyrillic: NFKC and case folding keep them.
+@pytest.mark.parametrize("email", ["lucкy@example.com", "lucky@exаmple.com", "lücky@example.com"])
+def test_register_refuses_an_email_that_is_not_ascii(client, factory, sql, email):
+    factory.user(email="lucky@example.com")
+    response = register(client, email=email)
+    assert response.status_code == 400
+    assert "ASCII" in response.get_json()["details"]["email"][0]
+    assert user_count(sql) == 1
+
+
+def test_a_fullwidth_email_is_stored_and_logged_in_as_plain_letters(client, sql):
+    assert register(client, email="ｎｅｗ@example.com").status_code == 200
+    assert sql.execute("SELECT email FROM users").fetchone()["email"] == "new@example.com"
+    for typed in ("new@example.com", "ｎｅｗ@example.com", "NEW@example.com"):
+        response = client.post("/api/auth/login", json={"email": typed, "password": "secret123"})
+        assert response.status_code == 200, typed
+    assert {row["email"] for row in sql.execute("SELECT email FROM auth_events").fetchall()} == {"new@example.com"}
+
+
+@pytest.mark.parametrize("email", ["jörg@exämple.de", "ｓtrange@example.com", "Мария@пример.рф"])
+def test_an_adopted_account_whose_email_is_not_ascii_still_logs_in(client, factory, email):
+    factory.user(email=email, password="Legacy-Passw0rd")
+    factory.user(email="strange@example.com", password="Other-Passw0rd")
+    response = client.post("/api/auth/login", json={"email": email, "password": "Legacy-Passw0rd"})
+    assert response.status_code == 200
+    assert response.get_json()["user"]["email"] == email
 
 
 def test_register_answers_email_used_when_a_concurrent_registration_won(client, factory, monkeypatch):

@@ -10,6 +10,7 @@ import pytest
 from flask import request_started
 
 from cms.api.car_detail_lane import CarDetailLane
+from cms.hosts import LowerCaseHost
 
 HEADERS = ("Content-Type", "Content-Length", "X-Content-Type-Options", "X-Request-Id", "Access-Control-Allow-Origin",
            "Access-Control-Expose-Headers", "Vary", "Content-Encoding", "Cache-Control")
@@ -17,8 +18,9 @@ HEADERS = ("Content-Type", "Content-Length", "X-Content-Type-Options", "X-Reques
 
 def flask_alone(app):
     """The same app without the lane: every request goes through Flask and the route."""
-    assert isinstance(app.wsgi_app, CarDetailLane)
-    app.wsgi_app = app.wsgi_app.wsgi_app
+    host_case = app.wsgi_app
+    assert isinstance(host_case, LowerCaseHost) and isinstance(host_case.wsgi_app, CarDetailLane)
+    host_case.wsgi_app = host_case.wsgi_app.wsgi_app
     return app
 
 
@@ -68,7 +70,7 @@ def test_the_lane_answers_what_the_route_answers(discount, origins, make_app, ca
     lane = make_app(cors_origins=origins)
     alone = flask_alone(make_app(cors_origins=origins))
     variants = [{}, {"Origin": "http://front.example"}, {"Origin": "http://evil.example"}, {"Accept-Encoding": "gzip"},
-                {"Accept-Encoding": "gzip;q=0"}, {"Host": "shop.example:8443"}, {"Origin": "http://b.example",
+                {"Accept-Encoding": "gzip;q=0"}, {"Host": "Shop.Example:8443"}, {"Origin": "http://b.example",
                                                                                    "Accept-Encoding": "gzip, br"}]
     for car in cars.values():
         for path in (f"/api/cars/{car['id']}", f"/api/cars/{car['id']}/", f"/api/cars/000{car['id']}"):
@@ -162,4 +164,14 @@ def test_allowed_hosts_are_checked_before_the_lane_answers(make_app, cars):
         allowed = app.test_client().get(f"/api/cars/{cars['plain']['id']}", headers={"Host": "shop.example"})
     assert refused.status_code == 400 and refused.is_json
     assert allowed.status_code == 200
+    assert handled == [app]  # only the refused one
+
+
+def test_the_lane_answers_an_allowed_host_in_any_case_and_the_star_form(make_app, cars):
+    app = make_app(allowed_hosts=("shop.example", "*.shop.example"))
+    path = f"/api/cars/{cars['plain']['id']}"
+    with flask_requests(app) as handled:
+        answers = [app.test_client().get(path, headers={"Host": host}).status_code
+                   for host in ("SHOP.example", "eu.shop.example", "EU.Shop.Example", "evil.example")]
+    assert answers == [200, 200, 200, 400]
     assert handled == [app]  # only the refused one

@@ -149,6 +149,35 @@ def test_outside_development_image_links_never_come_from_the_host_header(databas
         create_app({"env": "production", "database_url": database_url, "jwt_secret": GOOD_SECRET})
 
 
+@pytest.mark.parametrize(("host", "status"), [
+    ("good.example", 200), ("GOOD.EXAMPLE", 200), ("Good.Example:4000", 200),
+    ("x.good.example", 200), ("X.Good.Example", 200), ("a.b.good.example", 200),
+    ("evil.example", 400), ("xgood.example", 400), ("good.example.evil", 400), ("good.examplex", 400),
+])
+def test_allowed_hosts_take_the_star_form_and_compare_without_case(make_app, host, status):
+    client = make_app(env="production", allowed_hosts=("good.example", "*.Good.Example")).test_client()
+    response = client.get("/ping", headers={"Host": host})
+    assert (response.status_code, response.is_json) == (status, True)
+
+
+def test_allowed_hosts_check_a_forwarded_host_without_case(make_app):
+    client = make_app(env="production", allowed_hosts=("*.good.example",), trusted_proxies=1).test_client()
+    assert client.get("/ping", headers={"X-Forwarded-Host": "SHOP.good.example"}).status_code == 200
+    assert client.get("/ping", headers={"X-Forwarded-Host": "shop.evil.example"}).status_code == 400
+
+
+def test_environment_allowed_hosts_are_read_in_either_subdomain_form(environment):
+    environment.setenv("ALLOWED_HOSTS", " Good.Example , *.good.example,.other.example ")
+    assert load_settings().allowed_hosts == ("good.example", "*.good.example", ".other.example")
+
+
+@pytest.mark.parametrize("entry", ["*", "*good.example", "good.*.example", "good.example/", "good example"])
+def test_an_allowed_host_that_can_never_match_stops_start_up(database_url, entry):
+    with pytest.raises(ConfigError, match="ALLOWED_HOSTS"):
+        create_app({"env": "production", "database_url": database_url, "jwt_secret": GOOD_SECRET,
+                    "allowed_hosts": ("good.example", entry)})
+
+
 def test_an_allowed_hosts_list_refuses_other_host_headers(make_app, factory):
     seller = factory.user("seller")
     car = factory.car(seller)

@@ -76,7 +76,8 @@ def test_toggle_without_a_car_id_is_refused(client, factory, buyer, body):
     assert response.get_json()["error"] == "carId is required"
 
 
-@pytest.mark.parametrize("car_id", ["abc", 1.5, True, 0, -3, "3.0", 2**31, [1], {"id": 1}])
+@pytest.mark.parametrize("car_id", ["abc", 1.5, True, 0, -3, "3.0", 2**31, [1], {"id": 1},
+                                    " 1", "1 ", "\t1", "1\r\n", "+1", "1_0", "1" * 5000])
 def test_toggle_with_an_invalid_car_id_is_refused(client, factory, buyer, car_id, sql):
     response = client.post("/api/favorites/toggle", json={"carId": car_id}, headers=factory.headers(buyer))
     assert response.status_code == 400

@@ -5,6 +5,7 @@ URLs are ASCII digits only."""
 from __future__ import annotations
 
 import io
+from urllib.parse import quote
 
 import pytest
 from PIL import Image
@@ -95,13 +96,26 @@ def test_a_buyer_reviews_a_public_car(client, factory, seller, status):
     assert (review["carId"], review["rating"], review["comment"]) == (car["id"], 4, "Good")
 
 
-@pytest.mark.parametrize("spelling", ["１", "١", "𝟏", "¹", "1\u200b"])
-def test_ids_in_urls_and_bodies_are_ascii_digits_only(client, factory, seller, spelling):
+@pytest.mark.parametrize("spelling", ["１", "١", "𝟏", "¹", "1\u200b", " 1", "1 ", "\t1", "1\n", "+1"])
+def test_ids_in_urls_and_bodies_are_ascii_digits_only(client, factory, seller, spelling, sql):
     car = factory.car(seller)
     assert car["id"] == 1
     assert client.get("/api/cars/1").status_code == 200
+    buyer = factory.headers(factory.user())
 
-    assert client.get(f"/api/cars/{spelling}").status_code == 400
-    assert client.get(f"/api/reviews/car/{spelling}").status_code == 400
-    toggle = client.post("/api/favorites/toggle", json={"carId": spelling}, headers=factory.headers(factory.user()))
-    assert toggle.status_code == 400
+    assert client.get(f"/api/cars/{quote(spelling)}").status_code == 400
+    assert client.get(f"/api/reviews/car/{quote(spelling)}").status_code == 400
+    for path, body in [("/api/favorites/toggle", {}), ("/api/reviews", {"rating": 5, "comment": "Fine"}),
+                       ("/api/inquiries", {"message": "Still for sale?"}), ("/api/payments/checkout", {})]:
+        response = client.post(path, json={"carId": spelling, **body}, headers=buyer)
+        assert (response.status_code, response.is_json) == (400, True), path
+    assert sql.execute("SELECT (SELECT count(*) FROM favorites) + (SELECT count(*) FROM reviews) "
+                       "+ (SELECT count(*) FROM inquiries) + (SELECT count(*) FROM orders) AS n").fetchone()["n"] == 0
+
+
+@pytest.mark.parametrize("car_id", [1, "1"])
+def test_ids_in_bodies_are_json_integers_or_strings_of_digits(client, factory, seller, car_id):
+    """The legacy frontend sends both."""
+    factory.car(seller)
+    response = client.post("/api/favorites/toggle", json={"carId": car_id}, headers=factory.headers(factory.user()))
+    assert (response.status_code, response.get_json()["favorites"]) == (200, [1])

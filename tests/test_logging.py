@@ -1,7 +1,12 @@
 """One structured line per request, a request id echoed back, and no secrets in the log."""
 
+import io
 import logging
 import re
+import sys
+import unicodedata
+
+import pytest
 
 LINE = re.compile(
     r"^request method=(?P<method>\S+) path=(?P<path>\S+) status=(?P<status>\d+) "
@@ -42,3 +47,46 @@ def test_a_login_never_logs_the_password_or_the_token(client, factory, caplog):
     assert "Secret-Passw0rd" not in logged
     assert ok.get_json()["token"] not in logged
     assert "password" not in logged.lower()
+
+
+def _service_log_output(client, path, **kwargs) -> str:
+    """What the service's own log handler (cms.logging_setup) writes while answering one request."""
+    [handler] = [h for h in logging.getLogger().handlers if getattr(h, "_cms", False)]
+    written = io.StringIO()
+    previous = handler.setStream(written)
+    try:
+        client.get(path, **kwargs)
+    finally:
+        handler.setStream(previous)
+    return written.getvalue()
+
+
+FORGED = "2026-01-01 00:00:00,000 ERROR cms.forged admin logged in"
+
+
+@pytest.mark.parametrize("path", [
+    "/nope%0a" + FORGED.replace(" ", "%20"),
+    "/nope%0d%0a" + FORGED.replace(" ", "%20"),
+    "/nope%e2%80%a8" + FORGED.replace(" ", "%20"),  # U+2028, a line break to some log viewers
+    "/nope%1b[2J%0b%0c%c2%85" + FORGED.replace(" ", "%20"),  # a terminal escape, VT, FF, NEL
+])
+def test_control_characters_in_a_logged_value_cannot_forge_a_log_line(client, caplog, path):
+    caplog.set_level(logging.INFO)
+    output = _service_log_output(client, path)
+    [line] = output.splitlines()  # str.splitlines breaks at every one of the characters above
+    assert line.split(" ")[2:5] == ["INFO", "cms.request", "request"]
+    assert "path=/nope\\" in line and FORGED in line
+    assert not any(unicodedata.category(char) == "Cc" for char in line)
+
+
+def test_a_traceback_stays_below_its_line(caplog):
+    """The lines of a logged exception are indented: none of them can pass for a record of its own."""
+    [handler] = [h for h in logging.getLogger().handlers if getattr(h, "_cms", False)]
+    try:
+        raise ValueError("bad value\n" + FORGED)
+    except ValueError:
+        record = logging.getLogger("cms.test").makeRecord("cms.test", logging.ERROR, __file__, 1,
+                                                           "failed for %s", ("x\ny",), sys.exc_info())
+    first, *rest = handler.format(record).split("\n")
+    assert first.endswith("ERROR cms.test failed for x\\ny")
+    assert rest and all(line.startswith("    ") for line in rest)

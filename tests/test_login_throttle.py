@@ -189,3 +189,109 @@ def test_parallel_logins_with_the_right_password_all_succeed(live_server, accoun
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         assert list(pool.map(attempt, range(12))) == [200] * 12
+
+
+# --- every attempt per address: logins that succeed, registrations ----------------------------
+
+def register(client, number, ip="198.51.100.30"):
+    return client.post("/api/auth/register", environ_base={"REMOTE_ADDR": ip},
+                       json={"name": "New", "email": f"new{number}@example.com", "password": "secret12"})
+
+
+def test_logins_from_one_address_are_limited_even_when_they_succeed(client, account, sql):
+    for _ in range(security.MAX_LOGINS_PER_ADDRESS):
+        assert_signed_in(login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.40"))
+    refused = login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.40")
+    assert refused.status_code == 429
+    assert error_of(refused).startswith("Too many logins from this address; try again in ")
+    assert 0 < int(refused.headers["Retry-After"]) <= security.LOGIN_ATTEMPT_WINDOW_SECONDS
+    assert_signed_in(login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.41"))
+    assert sql.execute("SELECT count(*) AS n FROM auth_events WHERE event_type = 'login_success'"
+                       ).fetchone()["n"] == security.MAX_LOGINS_PER_ADDRESS + 1
+
+
+def test_logins_older_than_the_attempt_window_no_longer_count(client, account, factory):
+    old = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=security.LOGIN_ATTEMPT_WINDOW_SECONDS + 5)
+    for _ in range(security.MAX_LOGINS_PER_ADDRESS):
+        factory.row("auth_events", event_type="login_success", email="victim@example.com", ip="198.51.100.42",
+                    occurred_at=old)
+    assert_signed_in(login(client, "victim@example.com", "Right-Passw0rd!", ip="198.51.100.42"))
+
+
+def test_registrations_from_one_address_are_limited(client, sql):
+    for number in range(security.MAX_REGISTRATIONS_PER_ADDRESS - 1):
+        assert register(client, number).status_code == 200
+    assert register(client, 0).get_json() == {"error": "Email used"}  # a refused attempt counts too
+    refused = register(client, 99)
+    assert refused.status_code == 429
+    assert error_of(refused).startswith("Too many registrations from this address; try again in ")
+    assert 0 < int(refused.headers["Retry-After"]) <= security.REGISTRATION_WINDOW_SECONDS
+    assert sql.execute("SELECT count(*) AS n FROM users WHERE email = 'new99@example.com'").fetchone()["n"] == 0
+    assert register(client, 99, ip="198.51.100.31").status_code == 200
+    events = sql.execute(
+        "SELECT event_type, details FROM auth_events WHERE ip = '198.51.100.30' ORDER BY id").fetchall()
+    assert [e["event_type"] for e in events] == (
+        ["register"] * (security.MAX_REGISTRATIONS_PER_ADDRESS - 1) + ["register_failure", "register_throttled"])
+    assert events[-2]["details"] == {"reason": "Email used"}
+
+
+def test_invalid_registrations_are_refused_before_the_limit_and_write_nothing(client, sql):
+    for _ in range(security.MAX_REGISTRATIONS_PER_ADDRESS + 2):
+        response = client.post("/api/auth/register", json={"name": "X", "email": "not-an-email", "password": "x"},
+                               environ_base={"REMOTE_ADDR": "198.51.100.32"})
+        assert response.status_code == 400
+    assert sql.execute("SELECT count(*) AS n FROM auth_events").fetchone()["n"] == 0
+    assert register(client, 1, ip="198.51.100.32").status_code == 200
+
+
+# --- refusals are counted, not written one by one ------------------------------------------------
+
+def test_refused_logins_from_one_address_add_one_row_with_their_count(client, account, factory, sql):
+    admin = factory.user("admin")
+    refusals = 100
+    for number in range(security.MAX_FAILURES_PER_ADDRESS):
+        assert_wrong_password(login(client, f"spray{number}@example.com", "guess", ip="198.51.100.50"))
+    before = sql.execute("SELECT count(*) AS n FROM auth_events").fetchone()["n"]
+    for number in range(refusals):
+        assert_throttled(login(client, f"spray{number}@example.com", "guess", ip="198.51.100.50"))
+    assert sql.execute("SELECT count(*) AS n FROM auth_events").fetchone()["n"] == before + 1
+
+    log = client.get("/api/admin/security-log?eventType=login_throttled", headers=factory.headers(admin)).get_json()
+    [event] = log["events"]
+    assert (event["ip"], event["count"], event["email"]) == ("198.51.100.50", refusals, None)  # several emails
+    assert event["lastTime"] >= event["time"]
+    assert event["details"]["retryAfter"] > 0
+
+
+def test_refusals_are_counted_per_address(client, account, sql):
+    guesses = {"198.51.100.60": "victim@example.com", "198.51.100.61": "ghost@example.com"}
+    for ip, email in guesses.items():
+        for _ in range(security.MAX_FAILURES_PER_PAIR + 3):
+            login(client, email, "guess", ip=ip)
+    rows = sql.execute("SELECT ip, email, occurrences FROM auth_events WHERE event_type = 'login_throttled' "
+                       "ORDER BY ip").fetchall()
+    assert rows == [{"ip": ip, "email": email, "occurrences": 3} for ip, email in guesses.items()]
+
+
+def test_parallel_attempts_from_one_address_get_at_most_the_limit(live_server, account, sql):
+    """64 parallel logins with the right password were all answered (bcrypt held both cores)."""
+    def log_in(_):
+        return requests.post(f"{live_server.url}/api/auth/login", timeout=60,
+                             json={"email": "victim@example.com", "password": "Right-Passw0rd!"}).status_code
+
+    def register_one(number):
+        return requests.post(f"{live_server.url}/api/auth/register", timeout=60, json={
+            "name": "New", "email": f"parallel{number}@example.com", "password": "secret12"}).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        logins = list(pool.map(log_in, range(security.MAX_LOGINS_PER_ADDRESS + 16)))
+        registrations = list(pool.map(register_one, range(security.MAX_REGISTRATIONS_PER_ADDRESS + 8)))
+
+    assert (logins.count(200), logins.count(429)) == (security.MAX_LOGINS_PER_ADDRESS, 16)
+    assert (registrations.count(200), registrations.count(429)) == (security.MAX_REGISTRATIONS_PER_ADDRESS, 8)
+    assert sql.execute("SELECT count(*) AS n FROM users WHERE email LIKE 'parallel%'").fetchone()["n"] == (
+        security.MAX_REGISTRATIONS_PER_ADDRESS)
+    refusals = sql.execute("SELECT event_type, occurrences FROM auth_events WHERE refusal_window IS NOT NULL "
+                           "ORDER BY event_type").fetchall()
+    assert refusals == [{"event_type": "login_throttled", "occurrences": 16},
+                        {"event_type": "register_throttled", "occurrences": 8}]

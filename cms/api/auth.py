@@ -14,7 +14,8 @@ bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
 
 @bp.post("/register")
-@declare("Register as a buyer or seller", auth=PUBLIC, body=RegisterSchema, response=AuthResultSchema)
+@declare("Register as a buyer or seller", auth=PUBLIC, body=RegisterSchema, response=AuthResultSchema,
+         errors=(429,))
 def register(body):
     user = users_service.register(db.connection(), client(), bcrypt_rounds=bcrypt_rounds(), **body)
     return {"user": user, "token": auth.issue_token(user)}
@@ -23,5 +24,6 @@ def register(body):
 @bp.post("/login")
 @declare("Log in", auth=PUBLIC, body=LoginSchema, response=AuthResultSchema, errors=(429,))
 def login(body):
-    user = users_service.login(db.connection(), client(), email=body["email"], password=body["password"])
+    user = users_service.login(db.connection(), client(), email=body["email"], password=body["password"],
+                               typed_email=body["typed_email"])
     return {"user": user, "token": auth.issue_token(user)}

@@ -28,10 +28,10 @@ from werkzeug.wsgi import get_host
 
 from cms.api.context import settings_cache_of
 from cms.api.envelope import HANDED_ON_ERROR, SECURITY_HEADERS, compressed_json, log_request, request_id_for
-from cms.api.http import parse_id
 from cms.api.responses import indented
 from cms.raw_request import check_request_size
 from cms.schemas.cars import car_detail_json
+from cms.schemas.fields import parse_id
 from cms.services import cars as cars_service
 
 DETAIL_PATH = re.compile(r"/api/cars/([0-9]+)/?")  # <id:car_id> with ASCII digits, strict_slashes off

@@ -8,7 +8,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
 from cms.errors import AppError, Invalid
-from cms.schemas.fields import ASCII_DIGITS, MAX_INT4
+from cms.schemas.fields import parse_id
 
 # The largest legitimate JSON body is a profile with an inline avatar (a data: URL of at most
 # 2,000,000 characters); the request limit (MAX_REQUEST_BYTES) is sized for image uploads.
@@ -49,19 +49,6 @@ def load_query(schema: Schema) -> dict:
     return schema.load(request.args.to_dict())
 
 
-def parse_id(value) -> int | None:
-    """An id: a positive integer, or a string of ASCII digits, from 1 to int4's maximum. None when invalid."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and ASCII_DIGITS.fullmatch(value.strip(" \t\r\n")):
-        number = int(value)
-    else:
-        return None
-    return number if 1 <= number <= MAX_INT4 else None
-
-
 class InvalidPathId(BadRequest):
     cms_message = "Invalid id in the URL: it must be a positive whole number"
 
@@ -74,7 +61,7 @@ class IdConverter(BaseConverter):
 
     def to_python(self, value: str) -> int:
         number = parse_id(value)
-        if number is None or not ASCII_DIGITS.fullmatch(value):
+        if number is None:
             raise InvalidPathId()
         return number
 

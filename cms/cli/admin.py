@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 import psycopg
-from marshmallow import ValidationError, validate
+from marshmallow import ValidationError
 
 from cms import db
 from cms.auth import hash_password
 from cms.cli.common import database_url, settings
 from cms.errors import AppError
 from cms.repositories import users as users_repo
+from cms.schemas.fields import Email
 
 
 @click.command("create-admin")
@@ -22,11 +23,10 @@ def create_admin(email: str, name: str, password: str) -> None:
 
     Needs only DATABASE_URL (no JWT secret, no pool): one connection, one transaction.
     """
-    email = email.strip()
     try:
-        validate.Email()(email)
-    except ValidationError:
-        raise click.ClickException(f"{email!r} is not a valid email address") from None
+        email = Email().deserialize(email)  # the rule of every other account (cms/schemas/fields.py)
+    except ValidationError as error:
+        raise click.ClickException(f"{email!r}: {' '.join(error.messages)}") from None
     if len(password) < 8:
         raise click.ClickException("the password must have at least 8 characters")
     url = database_url()

@@ -39,8 +39,11 @@ def seller_performance(conn: Connection, seller_id: int, months: int) -> tuple[d
 
 LOCK_LOGIN_THROTTLE = query("lock_login_throttle")
 LOGIN_THROTTLE_FIGURES = query("login_throttle_figures")
-BEGIN_LOGIN_ATTEMPT = query("begin_login_attempt")
-SETTLE_LOGIN_ATTEMPT = query("settle_login_attempt")
+LOCK_REGISTRATION_THROTTLE = query("lock_registration_throttle")
+ADDRESS_ATTEMPTS = query("address_attempts")
+BEGIN_AUTH_ATTEMPT = query("begin_auth_attempt")
+SETTLE_AUTH_ATTEMPT = query("settle_auth_attempt")
+RECORD_REFUSAL = query("record_refusal")
 
 
 def lock_login_throttle(conn: Connection, *, email: str, ip: str | None) -> None:
@@ -52,14 +55,37 @@ def login_throttle_figures(conn: Connection, *, email: str, ip: str | None, wind
     return fetch_one(conn, LOGIN_THROTTLE_FIGURES, {"email": email, "ip": ip, "window_seconds": window_seconds})
 
 
-def begin_login_attempt(conn: Connection, *, email: str, ip: str | None, user_agent: str | None) -> int:
-    """Record the attempt as a failure until settled; returns its id."""
-    row = fetch_one(conn, BEGIN_LOGIN_ATTEMPT, {"email": email, "ip": ip, "user_agent": user_agent or ""})
+def lock_registration_throttle(conn: Connection, *, ip: str | None) -> None:
+    """Hold the address's registration lock until the transaction ends."""
+    fetch_one(conn, LOCK_REGISTRATION_THROTTLE, {"ip": ip})
+
+
+def address_attempts(conn: Connection, *, ip: str | None, event_types: tuple[str, ...], window_seconds: int) -> dict:
+    """{attempts, retry_after}: attempts of these types from the address within the window."""
+    return fetch_one(conn, ADDRESS_ATTEMPTS, {"ip": ip, "event_types": list(event_types),
+                                              "window_seconds": window_seconds})
+
+
+def begin_auth_attempt(conn: Connection, *, event_type: str, email: str, ip: str | None,
+                       user_agent: str | None) -> int:
+    """Record the attempt as a failure (`event_type`) until settled; returns its id."""
+    row = fetch_one(conn, BEGIN_AUTH_ATTEMPT, {
+        "event_type": event_type, "email": email, "ip": ip, "user_agent": user_agent or "",
+    })
     return row["id"]
 
 
-def settle_login_attempt(conn: Connection, attempt_id: int, *, event_type: str, user_id: int | None,
-                         details: dict | None = None) -> None:
-    execute(conn, SETTLE_LOGIN_ATTEMPT, {
+def settle_auth_attempt(conn: Connection, attempt_id: int, *, event_type: str, user_id: int | None,
+                        details: dict | None = None) -> None:
+    execute(conn, SETTLE_AUTH_ATTEMPT, {
         "id": attempt_id, "event_type": event_type, "user_id": user_id, "details": Jsonb(details or {}),
+    })
+
+
+def record_refusal(conn: Connection, *, event_type: str, email: str | None, ip: str | None,
+                   user_agent: str | None, details: dict, window_seconds: int) -> None:
+    """Add one refusal to the count of its event type, address and window."""
+    execute(conn, RECORD_REFUSAL, {
+        "event_type": event_type, "email": email, "ip": ip, "user_agent": user_agent or "",
+        "details": Jsonb(details), "window_seconds": window_seconds,
     })

@@ -19,8 +19,8 @@ def get_user(conn: Connection, user_id: int) -> dict | None:
     return fetch_one(conn, GET_USER, {"id": user_id})
 
 
-def find_user_for_login(conn: Connection, email: str) -> dict | None:
-    return fetch_one(conn, FIND_USER_FOR_LOGIN, {"email": email})
+def find_user_for_login(conn: Connection, email: str, typed_email: str) -> dict | None:
+    return fetch_one(conn, FIND_USER_FOR_LOGIN, {"email": email, "typed_email": typed_email})
 
 
 def email_taken(conn: Connection, email: str) -> bool:

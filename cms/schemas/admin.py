@@ -9,7 +9,7 @@ from marshmallow import EXCLUDE, RAISE, ValidationError, fields, post_load, pre_
 
 from cms.errors import Invalid
 from cms.schemas.admin_ops import PaginationSchema
-from cms.schemas.fields import MAX_INT4, InputSchema, Money, OutputSchema, StrictBoolean, Text, UtcDateTime
+from cms.schemas.fields import MAX_INT4, Email, InputSchema, Money, OutputSchema, StrictBoolean, Text, UtcDateTime
 from cms.schemas.users import ROLES, SellerSchema
 
 # Admin-created accounts (POST /api/admin/users): at least 8 characters, like
@@ -33,10 +33,6 @@ def _name_field(**kwargs):
     return Text(max_length=255, validate=_not_blank, **kwargs)
 
 
-def _email_field(**kwargs):
-    return Text(max_length=255, validate=validate.Email(error="Not a valid email address."), **kwargs)
-
-
 def _password_bytes(value: str) -> None:
     if len(value.encode("utf-8")) > PASSWORD_MAX_BYTES:
         raise ValidationError(f"Must be at most {PASSWORD_MAX_BYTES} bytes long.")
@@ -51,7 +47,7 @@ class CreateUserSchema(InputSchema):
         unknown = EXCLUDE
 
     name = _name_field(required=True)
-    email = _email_field(required=True)
+    email = Email(required=True)
     password = fields.String(required=True, validate=[
         validate.Length(min=ADMIN_PASSWORD_MIN_LENGTH,
                         error=f"Must be at least {ADMIN_PASSWORD_MIN_LENGTH} characters long."),
@@ -72,7 +68,7 @@ class CreateSellerSchema(InputSchema):
         unknown = EXCLUDE
 
     name = _name_field(required=True)
-    email = _email_field(required=True)
+    email = Email(required=True)
     password = fields.String(allow_none=True, load_default=None)
     phone = Text(max_length=50, allow_none=True, load_default=None)
     address = Text(max_length=2000, allow_none=True, load_default=None)

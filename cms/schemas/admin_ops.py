@@ -6,10 +6,11 @@ import datetime as dt
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from cms.schemas.fields import InputSchema, Money, OutputSchema, StrictBoolean, Text, UtcDateTime
+from cms.schemas.fields import InputSchema, LoginEmail, Money, OutputSchema, StrictBoolean, Text, UtcDateTime
 
 AUTH_EVENT_TYPES = (
-    "login_success", "login_failure", "login_throttled", "register", "role_change", "activation_change",
+    "login_success", "login_failure", "login_throttled", "register", "register_failure", "register_throttled",
+    "role_change", "activation_change",
 )
 
 
@@ -39,7 +40,7 @@ class PageQuery(InputSchema):
 class SecurityLogQuery(PageQuery):
     eventType = fields.String(attribute="event_type", load_default=None,
                               validate=validate.OneOf(AUTH_EVENT_TYPES))
-    email = fields.String(load_default=None, validate=validate.Length(max=255))
+    email = LoginEmail(load_default=None)
     ip = fields.String(load_default=None, validate=validate.Length(max=64))
     startDate = UtcTimestamp(attribute="start_at", load_default=None)
     endDate = UtcTimestamp(attribute="end_at", load_default=None)
@@ -54,6 +55,11 @@ class AuthEventSchema(OutputSchema):
     ip = fields.String(allow_none=True)
     user_agent = fields.String(data_key="userAgent", allow_none=True)
     details = fields.Raw()
+    occurrences = fields.Integer(data_key="count", metadata={
+        "description": "1 for an event; refusals (login_throttled, register_throttled) of one address "
+                       "within 15 minutes are one event with their count"})
+    last_occurred_at = UtcDateTime(data_key="lastTime", allow_none=True, metadata={
+        "description": "The latest of a count of refusals (time is the first); null for an event"})
 
 
 class SettingsSchema(OutputSchema):

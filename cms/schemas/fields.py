@@ -10,24 +10,38 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 MAX_INT4 = 2_147_483_647
 MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
 _WHOLE_NUMBER = re.compile(r"^\s*-?\d{1,10}\s*$")
-# Ids: ASCII digits only: `\d` and str.isdigit() also take "１" or "٣", which would make one id
-# reachable under many spellings.
-ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+# Ids: ASCII digits and nothing else, in a URL as in a body: `\d` and str.isdigit() also take "１"
+# or "٣", and int() takes " 1", "+1" and "1_0", which would make one id reachable under many
+# spellings. At most 10 digits (int4's maximum has 10): int() refuses strings of over 4,300.
+ASCII_DIGITS = re.compile(r"[0-9]{1,10}", re.ASCII)
 ID_MESSAGE = "Must be a positive whole-number id."
+
+
+def parse_id(value) -> int | None:
+    """An id: a JSON integer, or a string of ASCII digits, from 1 to int4's maximum. None when invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and ASCII_DIGITS.fullmatch(value):
+        number = int(value)
+    else:
+        return None
+    return number if 1 <= number <= MAX_INT4 else None
 
 
 class WholeNumber(fields.Field):
     """The one integer field of the API: a JSON integer within PostgreSQL's int4 range.
 
     `strings`: a string of digits is accepted too (forms, query strings, ids sent as "3");
-    `ascii_digits`: only ASCII digits in such a string (ids); `floats`: an integral JSON number
-    such as 2024.0 too. 2024.5, true and "abc" are always refused. `minimum`: the lowest value
-    (ids: 1). `blank_is_none`: "" means no value.
+    `ascii_digits`: such a string is ASCII digits and nothing else, no sign or blanks (ids);
+    `floats`: an integral JSON number such as 2024.0 too. 2024.5, true and "abc" are always refused.
+    `minimum`: the lowest value (ids: 1). `blank_is_none`: "" means no value.
     """
 
     default_error_messages = {"invalid": "Must be a whole number.", "range": "Number out of range."}
@@ -40,8 +54,7 @@ class WholeNumber(fields.Field):
 
     def _from_text(self, value: str) -> int | None:
         if self.ascii_digits:
-            text = value.strip(" \t\r\n")
-            return int(text) if ASCII_DIGITS.fullmatch(text) else None
+            return int(value) if ASCII_DIGITS.fullmatch(value) else None
         return int(value) if _WHOLE_NUMBER.match(value) else None
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -67,7 +80,7 @@ class WholeNumber(fields.Field):
 
 
 def Id(**kwargs) -> WholeNumber:  # noqa: N802 - used like a field class
-    """A database id: a JSON integer or a string of digits (the frontend sends both), 1 or more."""
+    """A database id: a JSON integer or a string of ASCII digits only (the frontend sends both), 1 or more."""
     field = WholeNumber(ascii_digits=True, floats=False, minimum=1,
                         error_messages={"invalid": ID_MESSAGE, "range": ID_MESSAGE}, **kwargs)
     field.is_id = True
@@ -151,6 +164,53 @@ class Text(fields.String):
         if self.max_length is not None and len(text) > self.max_length:
             raise ValidationError(f"Must be at most {self.max_length} characters.")
         return text
+
+
+def normalized_email(text: str) -> str:
+    """An email as the service compares and stores it: NFKC, then trimmed. NFKC writes
+    compatibility characters as the letters they stand for ("ｌ" FULLWIDTH L is "l", "ﬁ" is "fi"),
+    so an address typed with them is the account of the plain one. Case is compared by the queries
+    (lower(), which for ASCII is case folding)."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+class Email(fields.String):
+    """An email for a new account: normalized_email, then ASCII only, at most 255 characters, a
+    valid address.
+
+    A look-alike that NFKC keeps (Cyrillic "к" or "а" beside Latin "k" or "a", in the name or the
+    domain) would be a second account that reads like the first; refusing non-ASCII is the one rule
+    that stops all of them without a table of confusable letters. International domains are
+    written in their xn-- form. Addresses stored before this rule keep logging in (LoginEmail).
+    """
+
+    default_error_messages = {
+        "ascii": "Use an email address of ASCII characters only (an international domain in its xn-- form).",
+        "too_long": "Must be at most 255 characters.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Email(error="Not a valid email address."), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        # Normalized before the length is checked: NFKC may lengthen a text ("ﬁ" is "fi").
+        text = normalized_email(super()._deserialize(value, attr, data, **kwargs))
+        if not text.isascii():
+            raise self.make_error("ascii")
+        if len(text) > 255:
+            raise self.make_error("too_long")
+        return text
+
+
+class LoginEmail(fields.String):
+    """An email typed to log in or to search by: normalized_email, never refused for its letters
+    (an adopted database may hold any address)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(max=255), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return normalized_email(super()._deserialize(value, attr, data, **kwargs))
 
 
 # A URL scheme (RFC 3986): a letter, then letters, digits, "+", "-" or ".", then ":".

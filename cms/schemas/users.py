@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import EXCLUDE, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from cms.schemas.fields import InputSchema, OutputSchema, SafeUrl, Text, UtcDateTime
+from cms.schemas.fields import Email, InputSchema, LoginEmail, OutputSchema, SafeUrl, Text, UtcDateTime
 
 ROLES = ("user", "seller", "admin")
 SELF_REGISTER_ROLES = ("user", "seller")
-
-
-def _email_field(**kwargs):
-    return Text(max_length=255, validate=validate.Email(error="Not a valid email address."), **kwargs)
 
 
 class UserSchema(OutputSchema):
@@ -60,7 +56,7 @@ class RegisterSchema(InputSchema):
         unknown = EXCLUDE
 
     name = Text(required=True, max_length=255, validate=validate.Length(min=1, error="Must not be empty."))
-    email = _email_field(required=True)
+    email = Email(required=True)
     password = fields.String(required=True, validate=validate.Length(min=6, max=72,
                              error="Must be between 6 and 72 characters."))
     role = fields.String(load_default="user")
@@ -77,8 +73,15 @@ class LoginSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
-    email = fields.String(required=True, validate=validate.Length(max=255))
+    email = LoginEmail(required=True)
     password = fields.String(required=True, validate=validate.Length(max=1024))
+
+    @post_load(pass_original=True)
+    def _typed_email(self, data, original, **kwargs):
+        # An account stored before emails were normalized may hold compatibility characters ("ｌ"):
+        # its owner types them, and the login finds it under the address as typed too.
+        data["typed_email"] = original["email"].strip()
+        return data
 
 
 class ProfileUpdateSchema(InputSchema):

@@ -56,7 +56,8 @@ def is_strong(password: str) -> bool:
     return not password_problems(password)
 
 
-def _password_bytes(password: str) -> bytes:
+def password_bytes(password: str) -> bytes:
+    """The password as bcrypt takes it; a 400 beyond MAX_BYTES."""
     encoded = password.encode("utf-8")
     if len(encoded) > MAX_BYTES:
         raise Invalid(
@@ -68,7 +69,7 @@ def _password_bytes(password: str) -> bytes:
 
 def hash_password(password: str, rounds: int) -> str:
     """A bcrypt hash ($2b$) at the given cost (BCRYPT_ROUNDS)."""
-    return bcrypt.hashpw(_password_bytes(password), bcrypt.gensalt(rounds=rounds)).decode("ascii")
+    return bcrypt.hashpw(password_bytes(password), bcrypt.gensalt(rounds=rounds)).decode("ascii")
 
 
 def check_password(password: str, password_hash: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""The security log and the login throttle, both kept in PostgreSQL (auth_events).
+"""The security log and the limits on logins and registrations, all kept in PostgreSQL (auth_events).
 
 The throttle (OWASP Authentication Cheat Sheet, "Protect against automated attacks") slows
 password guessing without handing strangers the power to lock an owner out:
@@ -11,12 +11,23 @@ password guessing without handing strangers the power to lock an owner out:
   latest failure (1 s, 2 s, 4 s … capped at MAX_ACCOUNT_DELAY_SECONDS). That is a slowdown, never a
   lockout: the owner waits at most a minute, while a botnet gets a few dozen guesses per window.
 
+Every attempt counts against its address too, whatever its outcome, because each costs a bcrypt
+check or hash (~73 ms of a core at cost 10): MAX_LOGINS_PER_ADDRESS logins per
+LOGIN_ATTEMPT_WINDOW_SECONDS and MAX_REGISTRATIONS_PER_ADDRESS registrations per
+REGISTRATION_WINDOW_SECONDS (refused ones included: they hash too), then 429 until the oldest
+leaves the window.
+
+Refusals (429) do not write a row each: refusals of one kind from one address within one
+REFUSAL_WINDOW_SECONDS window are one row with a count (record_refusal), so the security log grows
+with the addresses that are refused, not with their requests.
+
 One stranger alone contributes at most MAX_FAILURES_PER_PAIR failures per window, which is not
 enough to slow the account: an owner logging in from their own address is never refused because of
 one stranger. Checking and recording are one step (advisory locks on the email and the address,
 and the attempt is recorded as a failure before the password check, then settled), so parallel
 guesses cannot slip past the limits; an attempt held back only by attempts still being checked
-waits for their outcome instead of being refused, so parallel right passwords all succeed.
+waits for their outcome instead of being refused, so parallel right passwords all succeed (up to
+the limit per address).
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 from psycopg import Connection
 
@@ -35,6 +47,15 @@ MAX_FAILURES_PER_PAIR = 5
 MAX_FAILURES_PER_ADDRESS = 20
 ACCOUNT_SLOWDOWN_AFTER = MAX_FAILURES_PER_PAIR
 MAX_ACCOUNT_DELAY_SECONDS = 60
+# Attempts from one address, whatever their outcome (bcrypt's CPU): an office behind one address
+# logging in at nine stays far below; 64 parallel logins from one client do not.
+MAX_LOGINS_PER_ADDRESS = 30
+LOGIN_ATTEMPT_WINDOW_SECONDS = 60
+# A person registers once; a household or office behind one address a few times an hour.
+MAX_REGISTRATIONS_PER_ADDRESS = 10
+REGISTRATION_WINDOW_SECONDS = 60 * 60
+# Refusals of one kind from one address within this window are one row with a count.
+REFUSAL_WINDOW_SECONDS = WINDOW_SECONDS
 # An attempt held back only by others still being checked waits this long for them (polling).
 PENDING_WAIT_SECONDS = 10.0
 PENDING_POLL_SECONDS = 0.05
@@ -67,6 +88,20 @@ def record(conn: Connection, client: Client, event_type: str, *, user_id: int | 
     )
 
 
+def refuse(conn: Connection, client: Client, event_type: str, email: str | None, wait: int,
+           message: str) -> NoReturn:
+    """Count the refusal (login_throttled, register_throttled) and raise TooManyRequests (429)."""
+    ops_repo.record_refusal(conn, event_type=event_type, email=email, ip=client.address,
+                            user_agent=client.user_agent, details={"retryAfter": wait},
+                            window_seconds=REFUSAL_WINDOW_SECONDS)
+    raise TooManyRequests(message, wait)
+
+
+def _seconds(value) -> int:
+    """A wait in whole seconds, at least 1."""
+    return max(1, math.ceil(float(value or 0)))
+
+
 def account_delay(failures: int) -> float:
     """Seconds an account waits after its latest failure, given its failures from all addresses."""
     if failures <= ACCOUNT_SLOWDOWN_AFTER:
@@ -92,43 +127,84 @@ def retry_after(figures: dict, *, with_pending: bool = False) -> int | None:
         waits.append(delay - float(age))
     if not waits:
         return None
-    return max(1, math.ceil(max(waits)))
+    return _seconds(max(waits))
+
+
+def address_wait(conn: Connection, ip: str | None, event_types: tuple[str, ...], limit: int,
+                 window_seconds: int) -> int | None:
+    """Seconds before this address may try again, or None: `limit` attempts of these types (of any
+    outcome, being checked included) within `window_seconds`. Call it under the address's lock."""
+    figures = ops_repo.address_attempts(conn, ip=ip, event_types=event_types, window_seconds=window_seconds)
+    return None if figures["attempts"] < limit else _seconds(figures["retry_after"])
 
 
 def begin_login_attempt(conn: Connection, client: Client, email: str) -> int:
     """Check the throttle and record the attempt (as a failure until settled) in one step.
 
-    Raises TooManyRequests (and logs login_throttled) when refused; returns the attempt's id.
+    Raises TooManyRequests (counted as login_throttled) when refused; returns the attempt's id.
     When only attempts still being checked stand in the way (parallel logins of one account),
     this one waits for them to be settled, up to PENDING_WAIT_SECONDS, rather than being refused:
     parallel guesses still get at most the limit's worth of answers, and parallel right
-    passwords all succeed. `conn` is in autocommit mode: the attempt is committed before the
-    (slow) password check.
+    passwords all succeed (up to MAX_LOGINS_PER_ADDRESS from one address). `conn` is in
+    autocommit mode: the attempt is committed before the (slow) password check.
     """
     ip = client.address
     deadline = time.monotonic() + PENDING_WAIT_SECONDS
     while True:
         with conn.transaction():
             ops_repo.lock_login_throttle(conn, email=email, ip=ip)
+            busy = address_wait(conn, ip, ("login_success", "login_failure"), MAX_LOGINS_PER_ADDRESS,
+                                LOGIN_ATTEMPT_WINDOW_SECONDS)
             figures = ops_repo.login_throttle_figures(conn, email=email, ip=ip, window_seconds=WINDOW_SECONDS)
             wait = retry_after(figures)
             pending_wait = None if wait is not None else retry_after(figures, with_pending=True)
-            if wait is None and pending_wait is None:
-                return ops_repo.begin_login_attempt(conn, email=email, ip=ip, user_agent=client.user_agent)
+            if busy is None and wait is None and pending_wait is None:
+                return ops_repo.begin_auth_attempt(conn, event_type="login_failure", email=email, ip=ip,
+                                                   user_agent=client.user_agent)
+        if busy is not None:
+            refuse(conn, client, "login_throttled", email, busy,
+                   f"Too many logins from this address; try again in {busy} seconds")
         if wait is not None or time.monotonic() >= deadline:
             wait = wait if wait is not None else pending_wait
-            record(conn, client, "login_throttled", email=email, details={"retryAfter": wait})
-            raise TooManyRequests(f"Too many failed logins; try again in {wait} seconds", wait)
+            refuse(conn, client, "login_throttled", email, wait, f"Too many failed logins; try again in {wait} seconds")
         time.sleep(PENDING_POLL_SECONDS)
 
 
 def settle_login_attempt(conn: Connection, attempt_id: int, *, success: bool, user_id: int | None,
                          reason: str | None = None) -> None:
     """What the password check found: a success (which resets the account's count) or a failure."""
-    ops_repo.settle_login_attempt(
+    ops_repo.settle_auth_attempt(
         conn, attempt_id, event_type="login_success" if success else "login_failure", user_id=user_id,
         details=None if success else {"reason": reason},
     )
+
+
+def begin_registration(conn: Connection, client: Client, email: str) -> int:
+    """Check the address's registration limit and record the attempt (a register_failure until
+    settled) in one step; raises TooManyRequests (counted as register_throttled) when refused.
+    Returns the attempt's id. `conn` is in autocommit mode: the attempt is committed before the
+    (slow) password hash, so parallel registrations count at once."""
+    ip = client.address
+    with conn.transaction():
+        ops_repo.lock_registration_throttle(conn, ip=ip)
+        wait = address_wait(conn, ip, ("register", "register_failure"), MAX_REGISTRATIONS_PER_ADDRESS,
+                            REGISTRATION_WINDOW_SECONDS)
+        if wait is None:
+            return ops_repo.begin_auth_attempt(conn, event_type="register_failure", email=email, ip=ip,
+                                               user_agent=client.user_agent)
+    refuse(conn, client, "register_throttled", email, wait,
+           f"Too many registrations from this address; try again in {wait} seconds")
+
+
+def settle_registration(conn: Connection, attempt_id: int, *, user: dict | None = None,
+                        reason: str | None = None) -> None:
+    """What became of a registration: the account (register) or why it was refused (register_failure)."""
+    if user is not None:
+        ops_repo.settle_auth_attempt(conn, attempt_id, event_type="register", user_id=user["id"],
+                                     details={"role": user["role"]})
+    else:
+        ops_repo.settle_auth_attempt(conn, attempt_id, event_type="register_failure", user_id=None,
+                                     details={"reason": reason})
 
 
 def security_log(conn: Connection, filters: dict) -> tuple[list[dict], int]:

@@ -13,6 +13,8 @@ SELECT
     ip,
     user_agent,
     details,
+    occurrences,
+    last_occurred_at,
     count(*) OVER () AS total_count
 FROM auth_events
 WHERE
@@ -135,6 +137,43 @@ FROM
     ) AS month (start)
 ORDER BY month.start;
 
+-- name: record_refusal
+-- Count a refused attempt (login_throttled, register_throttled): one row per
+-- event type, address and window of %(window_seconds)s seconds, whose count,
+-- latest time and details each refusal updates; the email and user agent stay
+-- while every refusal names the same (else NULL). No rows returned.
+-- Used by: POST /api/auth/login, POST /api/auth/register (throttles).
+-- Index: auth_events_refusal_window_unique.
+INSERT INTO auth_events (
+    event_type, email, ip, user_agent, details, refusal_window, last_occurred_at
+)
+VALUES (
+    %(event_type)s,
+    lower(btrim(%(email)s)),
+    %(ip)s,
+    left(%(user_agent)s, 512),
+    %(details)s,
+    date_bin(
+        make_interval(secs => %(window_seconds)s),
+        now() AT TIME ZONE 'utc',
+        timestamp '2000-01-01'
+    ),
+    now() AT TIME ZONE 'utc'
+)
+ON CONFLICT (event_type, (coalesce(ip, '')), refusal_window)
+WHERE refusal_window IS NOT NULL
+DO UPDATE SET
+    occurrences = auth_events.occurrences + 1,
+    last_occurred_at = excluded.last_occurred_at,
+    details = excluded.details,
+    email = CASE
+        WHEN auth_events.email IS NOT DISTINCT FROM excluded.email THEN auth_events.email
+    END,
+    user_agent = CASE
+        WHEN auth_events.user_agent IS NOT DISTINCT FROM excluded.user_agent
+            THEN auth_events.user_agent
+    END;
+
 -- name: lock_login_throttle
 -- Serialise login attempts for one email and for one address until the
 -- transaction ends (advisory locks), so that checking the throttle and
@@ -149,7 +188,7 @@ SELECT
 -- an email from any address (since the account's last success), against the
 -- pair email and address (since that address's last success for the email)
 -- and against the address (any email): settled failures, and attempts still
--- being checked (begin_login_attempt); the seconds since the latest of each
+-- being checked (begin_auth_attempt); the seconds since the latest of each
 -- for the email, and until the oldest counted one of the pair and of the
 -- address stops counting. One row.
 -- Used by: POST /api/auth/login (throttle). Index: auth_events_email_idx, auth_events_ip_idx.
@@ -217,13 +256,44 @@ SELECT
     ) AS ip_retry_after
 FROM email_failures;
 
--- name: begin_login_attempt
--- Record a login attempt as a failure before its password is checked (so
--- that parallel attempts count at once); returns its id for
--- settle_login_attempt. Used by: POST /api/auth/login.
+-- name: lock_registration_throttle
+-- Serialise registrations from one address until the transaction ends (an
+-- advisory lock), so that checking the limit and recording the attempt are
+-- one step. Used by: POST /api/auth/register (throttle).
+SELECT pg_advisory_xact_lock(1303, hashtext(coalesce(%(ip)s::text, ''))) AS ip_lock;
+
+-- name: address_attempts
+-- Attempts of the types %(event_types)s (settled or being checked) from one
+-- address within the last %(window_seconds)s seconds, and the seconds until
+-- the oldest of them stops counting. One row. Used by: POST /api/auth/login,
+-- POST /api/auth/register (limits per address). Index: auth_events_ip_idx.
+WITH
+window_start AS (
+    SELECT (now() AT TIME ZONE 'utc') - make_interval(secs => %(window_seconds)s) AS at
+),
+
+attempts AS (
+    SELECT occurred_at
+    FROM auth_events
+    WHERE
+        ip = %(ip)s::text
+        AND event_type = any(%(event_types)s::text[])
+        AND occurred_at >= (SELECT at FROM window_start)
+)
+
+SELECT
+    count(*) AS attempts,
+    extract(EPOCH FROM min(occurred_at) - (SELECT at FROM window_start)) AS retry_after
+FROM attempts;
+
+-- name: begin_auth_attempt
+-- Record a login or registration attempt as a failure (login_failure,
+-- register_failure) before its password is checked or hashed (so that
+-- parallel attempts count at once); returns its id for settle_auth_attempt.
+-- Used by: POST /api/auth/login, POST /api/auth/register.
 INSERT INTO auth_events (event_type, email, ip, user_agent, details)
 VALUES (
-    'login_failure',
+    %(event_type)s,
     lower(btrim(%(email)s)),
     %(ip)s,
     left(%(user_agent)s, 512),
@@ -231,10 +301,10 @@ VALUES (
 )
 RETURNING id;
 
--- name: settle_login_attempt
--- Turn an attempt into what the password check found: login_success or
--- login_failure with its reason and account (no rows returned).
--- Used by: POST /api/auth/login.
+-- name: settle_auth_attempt
+-- Turn an attempt into what its checks found: login_success or login_failure,
+-- register or register_failure, with its details and account (no rows
+-- returned). Used by: POST /api/auth/login, POST /api/auth/register.
 UPDATE auth_events
 SET
     event_type = %(event_type)s,

@@ -9,14 +9,18 @@ INNER JOIN users ON user_rows.id = users.id
 WHERE user_rows.id = %(id)s;
 
 -- name: find_user_for_login
--- One user by email, compared trimmed and case-insensitively, with the hash.
--- Used by: POST /api/auth/login. Index: users_email_lower_unique.
+-- One user by email, compared trimmed and case-insensitively, with the hash:
+-- the account stored under the address as typed, else under its normalized
+-- form (NFKC, computed by the caller). Used by: POST /api/auth/login.
+-- Index: users_email_lower_unique.
 SELECT
     user_rows.*,
     users.password_hash
 FROM users
 INNER JOIN user_rows ON users.id = user_rows.id
-WHERE lower(btrim(users.email)) = lower(btrim(%(email)s));
+WHERE lower(btrim(users.email)) IN (lower(btrim(%(typed_email)s)), lower(btrim(%(email)s)))
+ORDER BY lower(btrim(users.email)) = lower(btrim(%(typed_email)s)) DESC
+LIMIT 1;
 
 -- name: email_taken
 -- Whether an account already uses this email, up to case and blanks (one row).
