@@ -158,6 +158,9 @@ class WsgiOverAsgi:
             headers.append((b"connection", b"close"))  # the body's rest was never read
         try:
             await self._send(send, {"type": "http.response.start", "status": status, "headers": headers})
+            if more is None and len(chunks) == 1 and len(chunks[0]) <= SEND_PIECE:  # most answers
+                await self._send(send, {"type": "http.response.body", "body": chunks[0]})
+                return
             for chunk in chunks:
                 await self._send_body(send, chunk)
             while more is not None:
@@ -188,7 +191,8 @@ class WsgiOverAsgi:
             try:
                 if wait <= 0:
                     raise TimeoutError
-                message = await asyncio.wait_for(receive(), wait)
+                async with asyncio.timeout(wait):
+                    message = await receive()
             except TimeoutError:
                 spool.close()
                 return _RefusedBody(BodyTimeout(self.body_idle_timeout, self.body_timeout)), False
@@ -241,7 +245,8 @@ class WsgiOverAsgi:
 
     async def _send(self, send, message: dict) -> None:
         try:
-            await asyncio.wait_for(send(message), self.stall_timeout)
+            async with asyncio.timeout(self.stall_timeout):
+                await send(message)
         except (TimeoutError, OSError, RuntimeError) as error:  # stalled, or the connection is gone
             raise _ClientGone from error
 

@@ -81,7 +81,7 @@ from granian.log import logger as log
 from granian.net import SocketSpec
 from granian.server import MPServer
 
-from cms.asgi import WsgiOverAsgi
+from cms.asgi import SEND_STALL_TIMEOUT, WsgiOverAsgi
 from cms.config import Settings
 
 TARGET = "cms.wsgi:app"
@@ -161,9 +161,9 @@ def _load_app(ready_fd: int, threads: int, target: str) -> WsgiOverAsgi:
 class CmsServer(MPServer):
     """granian's multi-process server with a socket per worker slot and gunicorn's respawn rule (see above)."""
 
-    def __init__(self, *args, request_threads: int, **kwargs):
+    def __init__(self, *args, request_threads: int, stall_timeout: float, **kwargs):
         super().__init__(*args, **kwargs)
-        self.request_threads = request_threads
+        self.request_threads, self.stall_timeout = request_threads, stall_timeout
         self.main_loop_interrupt = Wakeup()
         self._ready_read, self._ready_write = os.pipe()
         os.set_blocking(self._ready_read, False)
@@ -200,6 +200,11 @@ class CmsServer(MPServer):
             holder = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
             listener = socket.socket(fileno=holder.get_fd())
             listener.set_inheritable(True)
+            # Accepted connections inherit it: the kernel drops a connection whose client has taken
+            # nothing of what was sent (or acknowledged nothing) for that long. The app gives up on
+            # such a client at the same time (cms/asgi.py), but only the kernel can take back the
+            # socket and the answer's bytes already queued in it.
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(self.stall_timeout * 1000))
             self._slots.append((holder, listener))
 
     def _drop_shared_socket(self):
@@ -295,10 +300,13 @@ def _how(exitcode: int | None) -> str:
     return f"exit status {exitcode}"
 
 
-def build_server(*, host: str, port: int, workers: int, threads: int, target: str = TARGET) -> CmsServer:
-    """The server for `target` (module:attribute of a WSGI app) on host:port."""
+def build_server(*, host: str, port: int, workers: int, threads: int, target: str = TARGET,
+                 stall_timeout: float = SEND_STALL_TIMEOUT) -> CmsServer:
+    """The server for `target` (module:attribute of a WSGI app) on host:port; a connection whose
+    client takes nothing for `stall_timeout` seconds is dropped (RESPONSE_STALL_TIMEOUT)."""
     return CmsServer(
         target, address=host, port=port, interface=Interfaces.ASGINL, workers=workers, request_threads=threads,
+        stall_timeout=stall_timeout,
         http=HTTPModes.http1, websockets=False,
         http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
         respawn_failed_workers=True, workers_kill_timeout=WORKERS_KILL_TIMEOUT, log_level=LogLevels.warning,
@@ -306,9 +314,9 @@ def build_server(*, host: str, port: int, workers: int, threads: int, target: st
     )
 
 
-def check_can_start() -> None:
+def check_can_start() -> Settings:
     """Settings and database checked once, before any worker starts: a bad start is one clear line
-    (`cms: cannot start: …`) and exit status 1, not a worker failing to boot."""
+    (`cms: cannot start: …`) and exit status 1, not a worker failing to boot. Returns the settings."""
     from cms.config import ConfigError, load_settings, validate, validate_for_serving
     from cms.db import StartupError, open_pool
 
@@ -319,6 +327,7 @@ def check_can_start() -> None:
     except (StartupError, ConfigError) as error:
         print(f"cms: cannot start: {error}", file=sys.stderr, flush=True)
         sys.exit(1)
+    return settings
 
 
 def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
@@ -338,8 +347,9 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """`python -m cms.server`: check settings and database, then serve until SIGTERM/SIGINT."""
     options = parse_options(argv)
-    check_can_start()
-    build_server(host=options.host, port=options.port, workers=options.workers, threads=options.threads).serve()
+    settings = check_can_start()
+    build_server(host=options.host, port=options.port, workers=options.workers, threads=options.threads,
+                 stall_timeout=settings.response_stall_timeout).serve()
 
 
 if __name__ == "__main__":

@@ -406,4 +406,5 @@ def test_car_list_page_is_one_statement(path, client, factory, statement_log):
 def test_whole_car_list_is_a_snapshot_a_count_and_one_statement_per_batch(client, factory, statement_log):
     World(factory).grow(12)
     _, statements = run_request(client, statement_log, "GET", "/api/cars")
-    assert [statement.name for statement in statements] == ["cars_list_snapshot", "cars_list", "cars_list"]
+    assert [statement.name for statement in statements] == [
+        "cars_list_snapshot", "end_session_if_idle_in_transaction", "cars_list", "cars_list"]
