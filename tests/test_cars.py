@@ -404,6 +404,22 @@ def test_detail_with_a_non_numeric_or_out_of_range_id_is_a_400(client, subtests)
             assert error_of(response) == "Invalid id in the URL: it must be a positive whole number"
 
 
+def test_a_deactivated_sellers_car_and_its_reviews_are_not_found_until_the_seller_is_reactivated(client, factory,
+                                                                                                  sql):
+    seller = factory.user("seller")
+    car = factory.car(seller)
+    public_reads = {f"/api/cars/{car['id']}": "Not found", f"/api/reviews/car/{car['id']}": "Car not found"}
+
+    sql.execute("UPDATE users SET is_active = FALSE WHERE id = %s", (seller["id"],))
+    for path, error in public_reads.items():
+        response = client.get(path)
+        assert (response.status_code, response.get_json()) == (404, {"error": error}), path
+
+    sql.execute("UPDATE users SET is_active = TRUE WHERE id = %s", (seller["id"],))
+    for path in public_reads:
+        assert client.get(path).status_code == 200, path
+
+
 # --- POST /api/cars ----------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ["seller", "admin"])

@@ -225,8 +225,14 @@ def set_approval(conn: Connection, car_id: int, *, status: str, rejection_reason
 
 
 CARS_EXISTS = query("cars_exists")
+CARS_LISTED = query("cars_listed")
 
 
 def car_exists(conn: Connection, car_id: int) -> bool:
     """Whether the car exists (for 404s before writing rows that reference it)."""
     return bool(fetch_value(conn, CARS_EXISTS, {"car_id": car_id}))
+
+
+def car_listed(conn: Connection, car_id: int) -> bool:
+    """Whether the car is listed publicly: it exists and its seller is not deactivated."""
+    return bool(fetch_value(conn, CARS_LISTED, {"car_id": car_id}))

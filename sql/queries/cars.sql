@@ -242,10 +242,10 @@ ORDER BY
     page.id DESC;
 
 -- name: cars_get_detail
--- One car with average_rating (2 decimals, NULL without reviews), review_count and
--- images (a JSON array of the car's images by display_order, the columns of
--- car_image_rows, timestamps as ISO text), or no row: one round trip for the page.
--- Used by: GET /api/cars/:id.
+-- One listed car (not one of a deactivated seller) with average_rating (2 decimals, NULL
+-- without reviews), review_count and images (a JSON array of the car's images by
+-- display_order, the columns of car_image_rows, timestamps as ISO text), or no row: one
+-- round trip for the page. Used by: GET /api/cars/:id.
 -- Index: reviews_one_per_user_and_car, car_images_car_id_idx.
 SELECT
     c.*,
@@ -267,7 +267,9 @@ CROSS JOIN
         FROM car_image_rows AS i
         WHERE i.car_id = c.id
     ) AS car_images
-WHERE c.id = %(id)s;
+WHERE
+    c.id = %(id)s
+    AND NOT EXISTS (SELECT FROM users AS s WHERE s.id = c.seller_id AND NOT s.is_active);
 
 -- name: cars_get
 -- One car (no lock), or no row.
@@ -372,3 +374,14 @@ SELECT exists(
 -- Makes the current transaction one snapshot (REPEATABLE READ; its first statement), so that a
 -- list streamed in batches and its count see the same cars. Used by: GET /api/cars (no limit).
 SET transaction_isolation = 'repeatable read';
+
+-- name: cars_listed
+-- Whether a car is listed publicly: it exists and its seller's account is not deactivated
+-- (one row, true or false). Used by: GET /api/reviews/car/:carId, POST /api/reviews.
+SELECT exists(
+    SELECT 1
+    FROM cars AS c
+    WHERE
+        c.id = %(car_id)s
+        AND NOT EXISTS (SELECT FROM users AS s WHERE s.id = c.seller_id AND NOT s.is_active)
+) AS found;
