@@ -629,27 +629,35 @@ GENERIC_PLAN_SORTS = ("newest", "oldest", "price_asc", "price_desc", "year_asc",
 
 
 def generic_plans(url: str, cars: int) -> list[dict]:
-    """cars_list under plan_cache_mode=force_generic_plan (what a prepared statement gets after
-    five runs) next to its custom plan, for each sort order's first page and a page 99 % deep
-    (cursor), EXPLAIN ANALYZE at this size: execution ms, cars rows read, executed Seq Scans."""
-    from cms.db import plans, query
+    """Each sort order's page query of the public list (sql/queries/car_list.sql, no filter) and
+    the capped count under plan_cache_mode=force_generic_plan (what a prepared statement gets
+    after five runs) next to their custom plans, for the first page and a page 99 % deep
+    (cursor), EXPLAIN ANALYZE at this size: execution and planning ms, cars rows read, executed
+    Seq Scans."""
+    from cms.db import plans
     from cms.repositories import cars as cars_repo
 
     tables = frozenset({"cars", "car_images"})
+    conditions = (cars_repo.LISTED,)
     found = []
     with cms_db.connect(url, statement_timeout_ms=600_000) as conn:
+        count = cars_repo.list_statement(cars_repo.COUNT_NEWEST_FIRST, conditions)
         for sort in GENERIC_PLAN_SORTS:
             row = run_query(conn, "bench_position", {"sort": sort, "depth": cars * 99 // 100 - 1})[0]
-            for depth, after in (("first page", None), ("99 % deep (cursor)", (row["sort_key"], row["id"]))):
+            page = cars_repo.list_statement(cars_repo.LIST_PAGES[sort], conditions)
+            depths = [("first page", None), ("99 % deep (cursor)", (row["sort_key"], row["id"]))]
+            if sort == GENERIC_PLAN_SORTS[0]:
+                depths.append(("count (cap 1,001)", None))  # one count, whatever the sort order
+            for depth, after in depths:
                 params = dict.fromkeys(cars_repo.LIST_FILTERS)
                 params.update(dict.fromkeys(set(cars_repo.SORT_KEY_PARAMS.values())), after_id=None)
-                params.update(sort=sort, limit=20, offset=0, relevance_candidates=cars_repo.RELEVANCE_CANDIDATES,
-                              count_limit=cars_repo.COUNT_CAP + 1)
+                params.update(limit=20, offset=0, count_limit=cars_repo.COUNT_CAP + 1)
                 if after is not None:
                     params[cars_repo.SORT_KEY_PARAMS[sort]], params["after_id"] = after
                 result = {"sort": sort, "depth": depth}
                 for mode in ("custom", "generic"):
-                    document = plans.explain(conn, query("cars_list"), params, generic=mode == "generic")
+                    document = plans.explain(conn, count if depth.startswith("count") else page, params,
+                                             generic=mode == "generic")
                     result[mode] = {
                         "ms": document["Execution Time"], "planning_ms": document["Planning Time"],
                         "cars_rows": plans.rows_read(document["Plan"], tables).get("cars", 0),
@@ -1017,16 +1025,17 @@ def issue14_lines(runs: dict[str, SizeRun], pgbench_tps: float | None) -> list[s
                      + ("**holds**" if share >= 10 else "**fails**"))
     plans = run.notes.get("generic_plans")
     if plans:
-        lines.append("- cars_list under plan_cache_mode=force_generic_plan at 1M (EXPLAIN ANALYZE; custom plan "
-                     "for comparison):")
+        lines.append("- the public list's page queries and its count under plan_cache_mode=force_generic_plan at 1M "
+                     "(EXPLAIN ANALYZE; custom plan for comparison; planning ms in brackets):")
         lines.append("")
         lines.append("  | sort | page | custom ms | custom cars rows | generic ms | generic cars rows | "
                      "generic Seq Scan |")
         lines.append("  |---|---|---:|---:|---:|---:|---|")
         for item in plans:
             custom, generic = item["custom"], item["generic"]
-            lines.append(f"  | {item['sort']} | {item['depth']} | {custom['ms']:,.2f} | {custom['cars_rows']:,} | "
-                         f"{generic['ms']:,.2f} | {generic['cars_rows']:,} | "
+            lines.append(f"  | {item['sort']} | {item['depth']} | {custom['ms']:,.2f} ({custom['planning_ms']:.2f}) | "
+                         f"{custom['cars_rows']:,} | {generic['ms']:,.2f} ({generic['planning_ms']:.2f}) | "
+                         f"{generic['cars_rows']:,} | "
                          f"{', '.join(generic['seq_scans']) or 'none'} |")
         lines.append("")
     return lines
@@ -1095,7 +1104,7 @@ def main() -> int:
         if label == "10k" and set(topologies) - {"direct"}:
             scale_out = scale_out_runs(label, run, options, work_dir, topologies)
         if label == "1m" and (not run.only or "generic_plans" in run.only):
-            log("1m: generic plans of cars_list (EXPLAIN ANALYZE) ...")
+            log("1m: generic plans of the list queries (EXPLAIN ANALYZE) ...")
             run.notes["generic_plans"] = generic_plans(url, SIZES[label])
     log("pgbench -S (ceiling) ...")
     pgbench_tps = pgbench_ceiling(options.seconds, options.connections, options.threads)
