@@ -11,7 +11,7 @@
    test: its cost would grow with the table.
 2. Statement counts: every list route answers with the same number of SQL
    statements for 3 and for 30 rows (no query per row), and a car list page with
-   two: its count and its sort order's page query.
+   three: its validator (the ETag), its count and its sort order's page query.
 
 Statements are counted for real, by wrapping psycopg's Cursor.execute (through
 which Connection.execute runs) in this process. Not counted: the pool's empty
@@ -412,17 +412,19 @@ def test_list_routes_run_as_many_statements_for_30_rows_as_for_3(route, client, 
     ("/api/cars?brand=Brand&sort=price_asc&limit=5",
      ["car_list_count (listed, brand)", "car_list_price_asc (listed, brand)"]),
 ])
-def test_car_list_page_is_a_count_and_the_sort_orders_query(path, expected, client, factory, statement_log):
+def test_car_list_page_is_its_validator_a_count_and_the_sort_orders_query(path, expected, client, factory,
+                                                                           statement_log):
     World(factory).grow(12)
     _, statements = run_request(client, statement_log, "GET", path)
-    assert [statement.name for statement in statements] == expected
+    assert [statement.name for statement in statements] == ["data_version_current", *expected]
 
 
 def test_whole_car_list_is_a_snapshot_a_count_and_one_statement_per_batch(client, factory, statement_log):
     World(factory).grow(12)
     _, statements = run_request(client, statement_log, "GET", "/api/cars")
     assert [statement.name for statement in statements] == [
-        "cars_list_snapshot", "car_list_count_newest_first (listed)", "car_list_newest (listed)"]
+        "data_version_current", "cars_list_snapshot", "car_list_count_newest_first (listed)",
+        "car_list_newest (listed)"]
 
 
 def test_list_queries_are_prepared_only_without_filters():
