@@ -778,7 +778,7 @@ def generic_plans(url: str, cars: int) -> list[dict]:
             page = cars_repo.list_statement(cars_repo.LIST_PAGES[sort], conditions)
             depths = [("first page", None), ("99 % deep (cursor)", (row["sort_key"], row["id"]))]
             if sort == GENERIC_PLAN_SORTS[0]:
-                depths.append(("count (cap 1,001)", None))  # one count, whatever the sort order
+                depths.append((f"count (up to {cars_repo.COUNT_CAP + 1:,})", None))  # one count for every sort
             for depth, after in depths:
                 params = dict.fromkeys(cars_repo.LIST_FILTERS)
                 params.update(dict.fromkeys(set(cars_repo.SORT_KEY_PARAMS.values())), after_id=None)
