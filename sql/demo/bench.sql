@@ -76,7 +76,7 @@ SELECT
     current_setting('max_connections') AS max_connections;
 
 -- name: bench_position
--- Sort key (as text, as cars_list gives it) and id of the car at this depth of a sort order of
+-- Sort key (as text, as the list queries give it) and id of the car at this depth of a sort order of
 -- GET /api/cars: a cursor's position. Sorts every car (a few seconds at 1M): run once per run.
 SELECT
     CASE
