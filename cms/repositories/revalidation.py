@@ -1,4 +1,4 @@
-"""The database's change counter of what public reads show (data_version, migration 0032)."""
+"""The database's change counter of what public reads show (data_version, migration 0035)."""
 
 from __future__ import annotations
 

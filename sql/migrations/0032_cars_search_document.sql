@@ -2,7 +2,7 @@
 -- brand and model B, description C). Computing it per query (to_tsvector of each
 -- match) cost seconds for a common word at a million cars, so the database keeps
 -- it in a stored generated column: written with the row, never stale, read by the
--- ranking and indexed by cars_search_document_idx (0030). Matching is unchanged
+-- ranking and indexed by cars_search_document_idx (0033). Matching is unchanged
 -- (same words; weights only order the matches).
 -- Adding a stored generated column rewrites cars under an ACCESS EXCLUSIVE lock:
 -- 80 s at 1,000,000 cars on the benchmark machine (reads and writes of cars wait).

@@ -1,5 +1,5 @@
 -- Why: no query reads cars_search_idx since q= matches the stored document
--- (cars_search_document_idx, 0030); keeping it would cost every write of a car
+-- (cars_search_document_idx, 0033); keeping it would cost every write of a car
 -- a second GIN update. The function it indexed stays (0009; no query uses it).
 -- squawk-disable-assume-in-transaction
 

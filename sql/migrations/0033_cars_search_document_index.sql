@@ -1,6 +1,6 @@
--- Why: q= finds its matches through this index on the stored document (0029);
+-- Why: q= finds its matches through this index on the stored document (0032);
 -- it replaces cars_search_idx, an index on the same words computed by
--- car_search_document(), which 0031 drops.
+-- car_search_document(), which 0034 drops.
 -- squawk-disable-assume-in-transaction
 
 -- migrate:up transaction:false
