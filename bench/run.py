@@ -62,6 +62,12 @@ LUA_DIR = BENCH_DIR / "lua"
 RESULTS_DIR = BENCH_DIR / "results"
 BENCH_SQL = {item.name: item for item in parse_query_file(ROOT / "sql" / "demo" / "bench.sql")}
 ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", f"postgresql://{getpass.getuser()}@127.0.0.1:5432/postgres")
+# The databases are <prefix>_10k and <prefix>_1m: another prefix keeps a second set (e.g. one
+# migrated by another branch) apart from the default one.
+DATABASE_PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "cms_bench")
+# The checkout whose service is measured (its .venv's python runs `-m cms.server`): another one
+# measures other code with this harness in the same sitting (before/after).
+SERVER_ROOT = Path(os.environ.get("BENCH_SERVER_ROOT", ROOT)).resolve()
 SIZES = {"10k": 10_000, "1m": 1_000_000}
 SEED = 1
 PGBENCH_DB = "cms_bench_pgbench"
@@ -81,7 +87,20 @@ ROUTES = (
     ("login", "POST /api/auth/login", False),
     ("checkout", "POST checkout + confirm-payment (per request)", False),
     ("full_list", "GET /api/cars (no limit, every car)", False),
+    ("floor", "floor app: 20 newest cars, Flask + pool + jsonify (bench/floor_app.py)", False),
+    ("price_asc", "GET /api/cars?sort=price_asc&limit=20", True),
+    ("brand_max", "GET /api/cars?brand=Toyota&maxPrice=50000&limit=20", True),
+    ("electric", "GET /api/cars?q=electric&limit=20 (newest first)", True),
+    ("electric_relevance", "GET /api/cars?q=electric&sort=relevance&limit=20", True),
+    ("mix_100", "browsing mix, 100 connections", False),
+    ("mix_1000", "browsing mix, 1,000 connections", False),
+    ("floor_1000", "floor app, 1,000 connections", False),
 )
+# Issue 21: each list page as a share of the floor app's req/s (same sitting, same server shape).
+BROWSE_PAGES = ("newest", "price_asc", "brand_max", "electric", "electric_relevance")
+# The anonymous browsing mix (issue 21): shares of requests by kind, out of 100.
+MIX_SHARES = {"list": 30, "filtered": 15, "search": 10, "detail": 35, "reviews": 10}
+MIX_SORTS = ("newest", "price_asc", "price_desc", "year_desc")
 # Read routes measured again behind PgBouncer and with a streaming replica (--topologies).
 SCALE_OUT_ROUTES = ("newest", "brand_price", "search", "detail", "reviews")
 TOPOLOGIES = {
@@ -129,14 +148,24 @@ def database_comment(name: str) -> str | None:
     return rows[0]["comment"] if rows else None
 
 
+def migrate(url: str) -> None:
+    """dbmate up with the migrations of the checkout being measured (SERVER_ROOT)."""
+    if SERVER_ROOT == ROOT:
+        cms_db.run_dbmate(url, "up")
+        return
+    subprocess.run([str(SERVER_ROOT / ".venv" / "bin" / "dbmate"), "--url", cms_db.dbmate_url(url),
+                    "--migrations-dir", str(SERVER_ROOT / "sql" / "migrations"), "--no-dump-schema", "up"],
+                   check=True, capture_output=True, text=True)
+
+
 def ensure_bench_database(label: str, cars: int) -> tuple[str, float | None]:
-    """The URL of cms_bench_<label> filled with `cars` demo cars; (url, seconds spent generating or None)."""
-    name = f"cms_bench_{label}"
+    """The URL of <prefix>_<label> filled with `cars` demo cars; (url, seconds spent generating or None)."""
+    name = f"{DATABASE_PREFIX}_{label}"
     url = database_url(name)
     marker = demo_fingerprint(cars)
     comment = database_comment(name)
     if comment == marker:
-        cms_db.run_dbmate(url, "up")  # a migration added since (e.g. an index) applies to the old data too
+        migrate(url)  # a migration added since (e.g. an index) applies to the old data too
         log(f"reusing {name} ({marker})")
         return url, None
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
@@ -144,7 +173,7 @@ def ensure_bench_database(label: str, cars: int) -> tuple[str, float | None]:
             log(f"{name} holds other data ({comment or 'no marker'}): recreating it")
             conn.execute(pgsql.SQL("DROP DATABASE {} WITH (FORCE)").format(pgsql.Identifier(name)))
         conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
-    cms_db.run_dbmate(url, "up")
+    migrate(url)
     log(f"filling {name} with {cars:,} cars (cms demo-data) ...")
     started = time.monotonic()
     last = {"tenth": -1}
@@ -217,37 +246,70 @@ def running_server(url: str, workers: int, threads: int, pool_max: int, log_dir:
         "TELEGRAM_ENABLED": "false",
         **(extra_env or {}),
     }
+    python = SERVER_ROOT / ".venv" / "bin" / "python" if SERVER_ROOT != ROOT else Path(sys.executable)
     command = [
-        sys.executable, "-m", "cms.server", "--host", "127.0.0.1", "--port", str(port),
+        str(python), "-m", "cms.server", "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(workers), "--threads", str(threads),
     ]
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command, cwd=SERVER_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     server = Server(process, f"http://127.0.0.1:{port}", log_path, jwt_secret)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with {process.returncode}; see {log_path}")
-            try:
-                status, _, _ = http(server.base_url + "/ping")
-                if status == 200 and len(server.worker_pids()) >= workers:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not answer /ping within 60 s; see {log_path}")
-            time.sleep(0.2)
+        wait_until_ready(process, log_path, "the server",
+                         lambda: http(server.base_url + "/ping")[0] == 200 and len(server.worker_pids()) >= workers)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
+
+
+def wait_until_ready(process: subprocess.Popen, log_path: Path, what: str, ready) -> None:
+    """Until ready() holds (60 s at most); RuntimeError when the process exits or time is up."""
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}; see {log_path}")
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not answer within 60 s; see {log_path}")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 30 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def running_floor(url: str, options: Options, log_dir: Path):
+    """The floor app (bench/floor_app.py) under granian, same workers and threads as the service;
+    yields its base URL."""
+    port = free_port()
+    log_path = log_dir / f"floor-{port}.log"
+    env = {**os.environ, "DATABASE_URL": url, "DB_POOL_MIN": str(options.server_threads),
+           "DB_POOL_MAX": str(options.pool_max)}
+    command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(options.workers), "--blocking-threads", str(options.server_threads), "--no-log",
+               "bench.floor_app:app"]
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(process, log_path, "the floor app", lambda: http(base_url + "/api/cars")[0] == 200)
+        yield base_url
+    finally:
+        stop(process)
 
 
 def http(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None,
@@ -373,20 +435,22 @@ class SizeRun:
 
     # -- one route
     def measure(self, route: str, lines: list[tuple[str, str, str, str]], *, seconds: float | None = None,
-                extra_env: dict | None = None) -> Measurement:
+                extra_env: dict | None = None, base_url: str | None = None,
+                connections: int | None = None) -> Measurement:
         options = self.options
+        base_url = base_url or self.server.base_url
+        connections = connections or options.connections
         requests_file = write_requests(self.work_dir / f"{self.label}-{route}.tsv", lines)
         env = {"BENCH_REQUESTS": str(requests_file), **(extra_env or {})}
         method, target, token, body = lines[0]
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        status, response_headers, payload = http(self.server.base_url + target, method,
+        status, response_headers, payload = http(base_url + target, method,
                                                  json.loads(body) if body else None, headers)
         if status >= 400:
             raise RuntimeError(f"{route}: {method} {target} answered {status}: {payload[:300]!r}")
         if options.warmup:
-            run_wrk(self.server.base_url, "requests.lua", env, options.warmup, options.connections, options.threads)
-        result = run_wrk(self.server.base_url, "requests.lua", env, seconds or options.seconds,
-                         options.connections, options.threads)
+            run_wrk(base_url, "requests.lua", env, options.warmup, connections, options.threads)
+        result = run_wrk(base_url, "requests.lua", env, seconds or options.seconds, connections, options.threads)
         measurement = to_measurement(route, result, len(payload))
         measurement.extra["total_count"] = response_headers.get("x-total-count")
         self.results[route] = measurement
@@ -417,6 +481,7 @@ class SizeRun:
     def run_all(self, full_list: bool) -> None:
         options = self.options
         self.run_reads()
+        self.run_browse()
         buyer_emails = [demo_email("user", k) for k in range(1, BUYERS_USED + 1)]
         tokens = [self.login(email) for email in buyer_emails]
         if self.wanted("favorites"):
@@ -456,6 +521,72 @@ class SizeRun:
         if self.wanted("reviews"):
             self.measure("reviews", [("GET", f"/api/reviews/car/{car_id}", "", "")
                                      for car_id in self.reviewed_cars(500)])
+
+    def run_browse(self) -> None:
+        """Issue 21: the list pages next to the floor app, the browsing mix at 100 and 1,000
+        connections, and conditional requests (304)."""
+        if self.wanted("floor"):
+            with running_floor(self.url, self.options, self.work_dir) as floor_url:
+                self.measure("floor", [("GET", "/api/cars", "", "")], base_url=floor_url)
+                if self.wanted("floor_1000"):
+                    self.measure("floor_1000", [("GET", "/api/cars", "", "")], base_url=floor_url, connections=1000)
+        pages = {
+            "price_asc": "/api/cars?sort=price_asc&limit=20",
+            "brand_max": "/api/cars?brand=Toyota&maxPrice=50000&limit=20",
+            "electric": "/api/cars?q=electric&limit=20",
+            "electric_relevance": "/api/cars?q=electric&sort=relevance&limit=20",
+        }
+        for route, path in pages.items():
+            if self.wanted(route):
+                self.measure(route, [("GET", path, "", "")])
+        if self.wanted("mix_100") or self.wanted("mix_1000"):
+            lines = self.browsing_mix()
+            for route, connections in (("mix_100", 100), ("mix_1000", 1000)):
+                if self.wanted(route):
+                    self.measure(route, lines, connections=connections)
+        if self.wanted("conditional"):
+            self.notes["conditional"] = self.conditional_requests()
+
+    def browsing_mix(self) -> list[tuple[str, str, str, str]]:
+        """200 anonymous requests in MIX_SHARES proportions, shuffled (the same every run)."""
+        lines = []
+        for n in range(MIX_SHARES["list"] * 2):
+            lines.append(("GET", f"/api/cars?sort={MIX_SORTS[n % len(MIX_SORTS)]}&limit=20", "", ""))
+        for n in range(MIX_SHARES["filtered"] * 2):
+            brand, (low, high) = BRANDS[n % len(BRANDS)], PRICE_RANGES[n % len(PRICE_RANGES)]
+            lines.append(("GET", f"/api/cars?brand={brand}&minPrice={low}&maxPrice={high}&limit=20", "", ""))
+        for n in range(MIX_SHARES["search"] * 2):
+            lines.append(("GET", f"/api/cars?q={quote(SEARCH_TERMS[n % len(SEARCH_TERMS)])}&limit=20", "", ""))
+        lines += [("GET", f"/api/cars/{car_id}", "", "") for car_id in self.sample_cars(MIX_SHARES["detail"] * 2)]
+        lines += [("GET", f"/api/reviews/car/{car_id}", "", "")
+                  for car_id in self.reviewed_cars(MIX_SHARES["reviews"] * 2)]
+        random.Random(SEED).shuffle(lines)
+        return lines
+
+    def conditional_requests(self) -> dict[str, dict]:
+        """Each validator answered 304 (median of 5 single requests, ms), the whole list's too, and
+        a detail's old validator after an UPDATE of its car typed as psql would (200 expected)."""
+        base = self.server.base_url
+        car_id = self.sample_cars(1)[0]
+        found = {}
+        for name, path in (("detail", f"/api/cars/{car_id}"), ("first page", "/api/cars?limit=20"),
+                           ("whole list", "/api/cars")):
+            status, headers, _ = http(base + path, headers={"Accept-Encoding": "gzip"}, timeout=600)
+            etag = headers.get("etag")
+            times, statuses = [], []
+            for _ in range(5):
+                started = time.perf_counter()
+                status, _, body = http(base + path, headers={"If-None-Match": etag or "", "Accept-Encoding": "gzip"})
+                times.append((time.perf_counter() - started) * 1000)
+                statuses.append(status)
+            found[name] = {"etag": etag, "statuses": statuses, "median_ms": statistics.median(times)}
+            log(f"  304 {name:10} {statuses} median {statistics.median(times):8.2f} ms  ETag {etag}")
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("UPDATE cars SET price = price WHERE id = %s", (car_id,))
+        status, _, _ = http(base + f"/api/cars/{car_id}", headers={"If-None-Match": found["detail"]["etag"]})
+        found["after UPDATE"] = {"status": status}
+        log(f"  after UPDATE cars … in psql, the old validator of the detail: {status}")
+        return found
 
     def measure_checkout(self, tokens: list[str]) -> None:
         options = self.options
@@ -629,27 +760,35 @@ GENERIC_PLAN_SORTS = ("newest", "oldest", "price_asc", "price_desc", "year_asc",
 
 
 def generic_plans(url: str, cars: int) -> list[dict]:
-    """cars_list under plan_cache_mode=force_generic_plan (what a prepared statement gets after
-    five runs) next to its custom plan, for each sort order's first page and a page 99 % deep
-    (cursor), EXPLAIN ANALYZE at this size: execution ms, cars rows read, executed Seq Scans."""
-    from cms.db import plans, query
+    """Each sort order's page query of the public list (sql/queries/car_list.sql, no filter) and
+    the capped count under plan_cache_mode=force_generic_plan (what a prepared statement gets
+    after five runs) next to their custom plans, for the first page and a page 99 % deep
+    (cursor), EXPLAIN ANALYZE at this size: execution and planning ms, cars rows read, executed
+    Seq Scans."""
+    from cms.db import plans
     from cms.repositories import cars as cars_repo
 
     tables = frozenset({"cars", "car_images"})
+    conditions = (cars_repo.LISTED,)
     found = []
     with cms_db.connect(url, statement_timeout_ms=600_000) as conn:
+        count = cars_repo.list_statement(cars_repo.COUNT_NEWEST_FIRST, conditions)
         for sort in GENERIC_PLAN_SORTS:
             row = run_query(conn, "bench_position", {"sort": sort, "depth": cars * 99 // 100 - 1})[0]
-            for depth, after in (("first page", None), ("99 % deep (cursor)", (row["sort_key"], row["id"]))):
+            page = cars_repo.list_statement(cars_repo.LIST_PAGES[sort], conditions)
+            depths = [("first page", None), ("99 % deep (cursor)", (row["sort_key"], row["id"]))]
+            if sort == GENERIC_PLAN_SORTS[0]:
+                depths.append((f"count (up to {cars_repo.COUNT_CAP + 1:,})", None))  # one count for every sort
+            for depth, after in depths:
                 params = dict.fromkeys(cars_repo.LIST_FILTERS)
                 params.update(dict.fromkeys(set(cars_repo.SORT_KEY_PARAMS.values())), after_id=None)
-                params.update(sort=sort, limit=20, offset=0, relevance_candidates=cars_repo.RELEVANCE_CANDIDATES,
-                              count_limit=cars_repo.COUNT_CAP + 1)
+                params.update(limit=20, offset=0, count_limit=cars_repo.COUNT_CAP + 1)
                 if after is not None:
                     params[cars_repo.SORT_KEY_PARAMS[sort]], params["after_id"] = after
                 result = {"sort": sort, "depth": depth}
                 for mode in ("custom", "generic"):
-                    document = plans.explain(conn, query("cars_list"), params, generic=mode == "generic")
+                    document = plans.explain(conn, count if depth.startswith("count") else page, params,
+                                             generic=mode == "generic")
                     result[mode] = {
                         "ms": document["Execution Time"], "planning_ms": document["Planning Time"],
                         "cars_rows": plans.rows_read(document["Plan"], tables).get("cars", 0),
@@ -852,6 +991,41 @@ def size_table(run: SizeRun) -> list[str]:
     return lines
 
 
+def browse_lines(run: SizeRun) -> list[str]:
+    """Issue 21's figures: each list page as a share of the floor app, the browsing mix, relevance
+    next to the default sort for q=electric, and the conditional requests."""
+    results, lines = run.results, []
+    floor = results.get("floor")
+    if floor and floor.requests_per_s:
+        lines += ["| Page (`limit=20`) | req/s | p50 ms | share of the floor (target ≥ 50 %) |", "|---|---:|---:|---:|"]
+        lines.append(f"| floor app | {floor.requests_per_s:,.1f} | {floor.p50_ms:,.2f} | 100 % |")
+        for route in BROWSE_PAGES:
+            m = results.get(route)
+            if m:
+                title = next(title for name, title, _ in ROUTES if name == route)
+                share = 100 * m.requests_per_s / floor.requests_per_s
+                lines.append(f"| {title} | {m.requests_per_s:,.1f} | {m.p50_ms:,.2f} | {share:.0f} % |")
+        lines.append("")
+    for route in ("mix_100", "mix_1000", "floor_1000"):
+        m = results.get(route)
+        if m:
+            share = f", {100 * m.requests_per_s / floor.requests_per_s:.0f} % of the floor at 16" if floor else ""
+            lines.append(f"- {next(t for n, t, _ in ROUTES if n == route)}: {m.requests_per_s:,.1f} req/s{share}, "
+                         f"p50 {m.p50_ms:,.1f} ms, p99 {m.p99_ms:,.1f} ms, errors {m.errors} of {m.requests:,}")
+    default, relevance = results.get("electric"), results.get("electric_relevance")
+    if default and relevance and default.p50_ms:
+        lines.append(f"- q=electric: relevance p50 {relevance.p50_ms:,.2f} ms, newest first {default.p50_ms:,.2f} ms: "
+                     f"{relevance.p50_ms / default.p50_ms:.2f} × (target ≤ 1.5)")
+    conditional = run.notes.get("conditional")
+    if conditional:
+        for name, found in conditional.items():
+            if "median_ms" in found:
+                lines.append(f"- If-None-Match, {name}: {found['statuses']}, median {found['median_ms']:,.2f} ms")
+        lines.append(f"- after `UPDATE cars SET price = price WHERE id = …` in psql, the detail's old validator: "
+                     f"{conditional['after UPDATE']['status']} (200 expected)")
+    return lines
+
+
 def p50_ratio(small: Measurement, large: Measurement) -> float:
     """p50 at the large size over p50 at the small one; infinite when no request completed."""
     if not large.requests or not small.requests or not small.p50_ms:
@@ -888,6 +1062,13 @@ def build_report(runs: dict[str, SizeRun], facts: dict, options: Options, pgbenc
         out.append("")
         out.extend(size_table(run))
         out.append("")
+    for label, run in runs.items():
+        lines = browse_lines(run)
+        if lines:
+            out.append(f"## Browse (issue 21), {SIZES[label]:,} cars")
+            out.append("")
+            out.extend(lines)
+            out.append("")
     if "10k" in runs and "1m" in runs:
         out.append("## p50 at 1M cars / p50 at 10k cars")
         out.append("")
@@ -1017,16 +1198,17 @@ def issue14_lines(runs: dict[str, SizeRun], pgbench_tps: float | None) -> list[s
                      + ("**holds**" if share >= 10 else "**fails**"))
     plans = run.notes.get("generic_plans")
     if plans:
-        lines.append("- cars_list under plan_cache_mode=force_generic_plan at 1M (EXPLAIN ANALYZE; custom plan "
-                     "for comparison):")
+        lines.append("- the public list's page queries and its count under plan_cache_mode=force_generic_plan at 1M "
+                     "(EXPLAIN ANALYZE; custom plan for comparison; planning ms in brackets):")
         lines.append("")
         lines.append("  | sort | page | custom ms | custom cars rows | generic ms | generic cars rows | "
                      "generic Seq Scan |")
         lines.append("  |---|---|---:|---:|---:|---:|---|")
         for item in plans:
             custom, generic = item["custom"], item["generic"]
-            lines.append(f"  | {item['sort']} | {item['depth']} | {custom['ms']:,.2f} | {custom['cars_rows']:,} | "
-                         f"{generic['ms']:,.2f} | {generic['cars_rows']:,} | "
+            lines.append(f"  | {item['sort']} | {item['depth']} | {custom['ms']:,.2f} ({custom['planning_ms']:.2f}) | "
+                         f"{custom['cars_rows']:,} | {generic['ms']:,.2f} ({generic['planning_ms']:.2f}) | "
+                         f"{generic['cars_rows']:,} | "
                          f"{', '.join(generic['seq_scans']) or 'none'} |")
         lines.append("")
     return lines
@@ -1095,7 +1277,7 @@ def main() -> int:
         if label == "10k" and set(topologies) - {"direct"}:
             scale_out = scale_out_runs(label, run, options, work_dir, topologies)
         if label == "1m" and (not run.only or "generic_plans" in run.only):
-            log("1m: generic plans of cars_list (EXPLAIN ANALYZE) ...")
+            log("1m: generic plans of the list queries (EXPLAIN ANALYZE) ...")
             run.notes["generic_plans"] = generic_plans(url, SIZES[label])
     log("pgbench -S (ceiling) ...")
     pgbench_tps = pgbench_ceiling(options.seconds, options.connections, options.threads)

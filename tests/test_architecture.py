@@ -18,7 +18,7 @@ FLASK = ("flask", "flask_login", "flask_cors", "werkzeug")
 # Modules of cms/api/ that are not blueprints: request reading, request-scoped context, shared answers.
 API_HELPERS = {"cms.api", "cms.api.http", "cms.api.context", "cms.api.responses", "cms.api.errors",
                "cms.api.declare", "cms.api.cors",
-               "cms.api.envelope", "cms.api.car_detail_lane"}
+               "cms.api.envelope", "cms.api.car_detail_lane", "cms.api.revalidation"}
 
 
 def module_name(path: Path) -> str:

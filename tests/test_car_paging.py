@@ -1,4 +1,4 @@
-"""GET /api/cars at any depth: cursor paging (Link rel="next"), the streamed whole list, bounded relevance."""
+"""GET /api/cars at any depth: cursor paging (Link rel="next"), the streamed whole list, relevance."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cms.repositories import cars as cars_repo
 from cms.services import cars as cars_service
 
 SORTS = ("newest", "oldest", "price_asc", "price_desc", "year_asc", "year_desc")
@@ -207,23 +206,24 @@ def test_the_streamed_list_returns_its_connection_to_the_pool(app, client, showr
     assert client.get("/api/cars?limit=1").status_code == 200
 
 
-# --- relevance ranks a bounded candidate set --------------------------------------------
+# --- relevance ranks every match ----------------------------------------------------------
 
-def test_relevance_ranks_only_the_newest_candidates(client, factory, monkeypatch):
-    monkeypatch.setattr(cars_repo, "RELEVANCE_CANDIDATES", 3)
+def test_relevance_puts_the_best_match_first_however_old(client, factory):
     seller = factory.user("seller")
-    start = dt.datetime(2024, 1, 1)
-    oldest_title_match = factory.car(seller, title="Electric coupe", description="Fast",
-                                     created_at=start)
-    description_matches = [factory.car(seller, title=f"Sedan {n}", description="Quiet electric motor",
-                                       created_at=start + dt.timedelta(days=1 + n)) for n in range(2)]
-    newest_title_match = factory.car(seller, title="Electric roadster", description="Fast",
-                                     created_at=start + dt.timedelta(days=5))
+    start = dt.datetime(2020, 1, 1)
+    best = factory.car(seller, title="Zephyrine Zephyrine tourer", description="Zephyrine. Zephyrine, zephyrine.",
+                       created_at=start)
+    once = [factory.car(seller, title=f"Sedan {n}", description="Comes with a zephyrine kit",
+                        created_at=start + dt.timedelta(days=1 + n)) for n in range(60)]
+    brand_only = factory.car(seller, title="Plain wagon", brand="Zephyrine", description="Fast",
+                             created_at=start + dt.timedelta(days=100))
 
-    response = client.get("/api/cars?q=electric&sort=relevance")
-    walked, _ = follow(client, "/api/cars?q=electric&sort=relevance&limit=2")
+    first = client.get("/api/cars?q=zephyrine&sort=relevance&limit=5")
+    walked, _ = follow(client, "/api/cars?q=zephyrine&sort=relevance&limit=7")
 
-    expected = [newest_title_match["id"], description_matches[1]["id"], description_matches[0]["id"]]
-    assert [car["id"] for car in response.get_json()] == expected
+    # Title beats brand beats description; one description each: ties, higher id first.
+    expected = [best["id"], brand_only["id"], *(car["id"] for car in reversed(once))]
+    assert [car["id"] for car in first.get_json()] == expected[:5]
+    assert first.headers["X-Total-Count"] == "5"  # with q, counted up to the end of the page
+    assert first.headers["X-Total-Count-Capped"] == "true"
     assert walked == expected
-    assert oldest_title_match["id"] not in walked

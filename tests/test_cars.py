@@ -162,7 +162,7 @@ def car_statements(client, monkeypatch, path):
 
 
 @pytest.mark.parametrize("path", ["/api/cars", "/api/cars?limit=50&sort=price_desc&q=car"])
-def test_listing_cars_issues_one_statement_for_3_and_for_30_cars(client, factory, monkeypatch, path):
+def test_listing_cars_issues_two_statements_for_3_and_for_30_cars(client, factory, monkeypatch, path):
     seller = factory.user("seller")
     for _ in range(3):
         add_image(factory, factory.car(seller, title="Car for sale"), is_primary=True)
@@ -175,9 +175,10 @@ def test_listing_cars_issues_one_statement_for_3_and_for_30_cars(client, factory
     assert len(response.get_json()) == 30
     assert all(car["primaryImage"] is not None for car in response.get_json())
 
-    # One statement builds a page, its primary images and the total count; the whole list
-    # is counted once and then read in batches (cms.api.cars.STREAM_BATCH_ROWS cars each).
-    assert len(few) == len(many) == (1 if "limit" in path else 2)
+    # Two statements whatever the number of cars: the capped count, then the page with its
+    # primary images; the whole list is counted once and then read in batches
+    # (cms.services.cars.STREAM_BATCH_ROWS cars each).
+    assert len(few) == len(many) == 2
 
 
 LIST_FILTER_CASES = [
@@ -352,6 +353,27 @@ def test_invalid_list_parameters_are_a_400(client, subtests):
             assert response.get_json()["error"].startswith("Invalid input")
 
 
+def test_a_deactivated_sellers_listings_leave_every_public_list_until_the_seller_is_reactivated(client, factory,
+                                                                                                   sql):
+    kept_seller, seller = factory.user("seller"), factory.user("seller")
+    kept = factory.car(kept_seller, title="Kept Aura")
+    hidden = [factory.car(seller, title="Hidden Aura"), factory.car(seller, title="Hidden Aura", status="pending")]
+
+    sql.execute("UPDATE users SET is_active = FALSE WHERE id = %s", (seller["id"],))
+    for path in ("/api/cars", "/api/cars?limit=10", "/api/cars?q=aura&limit=10", "/api/cars?sort=price_asc&limit=5",
+                 "/api/cars?q=aura&sort=relevance&limit=5", f"/api/cars?sellerId={seller['id']}&limit=10"):
+        response = client.get(path)
+        expected = [] if "sellerId" in path else [kept["id"]]
+        assert [car["id"] for car in response.get_json()] == expected, path
+        assert response.headers["X-Total-Count"] == str(len(expected)), path
+    admin_list = client.get("/api/admin/cars?limit=10", headers=factory.headers(factory.user("admin")))
+    assert len(admin_list.get_json()) == 3  # the admin still sees and manages them
+
+    sql.execute("UPDATE users SET is_active = TRUE WHERE id = %s", (seller["id"],))
+    response = client.get("/api/cars?limit=10")
+    assert sorted(car["id"] for car in response.get_json()) == sorted([kept["id"], *(car["id"] for car in hidden)])
+
+
 # --- GET /api/cars/:id -------------------------------------------------------------
 
 def test_detail_has_images_in_display_order_and_the_rating_summary(client, factory):
@@ -402,6 +424,22 @@ def test_detail_with_a_non_numeric_or_out_of_range_id_is_a_400(client, subtests)
             response = client.get(f"/api/cars/{car_id}")
             assert response.status_code == 400
             assert error_of(response) == "Invalid id in the URL: it must be a positive whole number"
+
+
+def test_a_deactivated_sellers_car_and_its_reviews_are_not_found_until_the_seller_is_reactivated(client, factory,
+                                                                                                  sql):
+    seller = factory.user("seller")
+    car = factory.car(seller)
+    public_reads = {f"/api/cars/{car['id']}": "Not found", f"/api/reviews/car/{car['id']}": "Car not found"}
+
+    sql.execute("UPDATE users SET is_active = FALSE WHERE id = %s", (seller["id"],))
+    for path, error in public_reads.items():
+        response = client.get(path)
+        assert (response.status_code, response.get_json()) == (404, {"error": error}), path
+
+    sql.execute("UPDATE users SET is_active = TRUE WHERE id = %s", (seller["id"],))
+    for path in public_reads:
+        assert client.get(path).status_code == 200, path
 
 
 # --- POST /api/cars ----------------------------------------------------------------

@@ -135,6 +135,19 @@ def test_checkout_with_an_invalid_car_id_is_400(client, factory, people, body):
     assert "carId" in response.get_json()["details"]
 
 
+def test_checkout_is_refused_while_the_seller_is_deactivated_and_allowed_again_after(client, factory, people, sql):
+    seller, car = people["seller"], people["car"]
+    sql.execute("UPDATE users SET is_active = FALSE WHERE id = %s", (seller["id"],))
+
+    refused = checkout(client, factory, people["buyer"], car["id"])
+
+    assert refused.status_code == 404
+    assert refused.get_json() == {"error": "Car not found"}
+    assert sql.execute("SELECT count(*) AS n FROM orders").fetchone()["n"] == 0
+    sql.execute("UPDATE users SET is_active = TRUE WHERE id = %s", (seller["id"],))
+    assert checkout(client, factory, people["buyer"], car["id"]).status_code == 200
+
+
 # --- confirm-payment -------------------------------------------------------------------
 
 def test_confirming_pays_the_order_and_sells_the_car(client, factory, people, sql, recorder):

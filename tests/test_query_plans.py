@@ -10,8 +10,8 @@
    cars, orders, inquiries, reviews, favorites or car_images in either fails the
    test: its cost would grow with the table.
 2. Statement counts: every list route answers with the same number of SQL
-   statements for 3 and for 30 rows (no query per row), and the car list with
-   exactly one.
+   statements for 3 and for 30 rows (no query per row), and a car list page with
+   three: its validator (the ETag), its count and its sort order's page query.
 
 Statements are counted for real, by wrapping psycopg's Cursor.execute (through
 which Connection.execute runs) in this process. Not counted: the pool's empty
@@ -33,7 +33,9 @@ from support.databases import connect, create_database, drop_database, unique_da
 
 from cms import create_app, db
 from cms.db import QUERIES, plans
+from cms.db.queries import COMPOSED
 from cms.operations.demo_data import DEMO_PASSWORD, DemoPlan, demo_email, generate
+from cms.repositories import cars as cars_repo
 
 PLAN_CARS = 20_000
 # The admin logs get as many rows as there are cars (demo data writes none).
@@ -42,6 +44,13 @@ WATCHED_TABLES = frozenset({"cars", "orders", "inquiries", "reviews", "favorites
                             "notification_outbox"})
 NOT_PER_REQUEST = frozenset({"get_settings"})
 QUERY_NAMES = {item.sql: item.name for item in QUERIES.values()}
+
+
+
+def query_name(text: str) -> str:
+    """The named query a statement's text is, or the list query composed with filters it is."""
+    composed = COMPOSED.get(text)
+    return QUERY_NAMES.get(text, composed.name if composed else "(unnamed)")
 
 
 # --- recording the statements of a request ------------------------------------------
@@ -63,7 +72,7 @@ class StatementLog:
 
     def record(self, query, params, prepare=None) -> None:
         text = query if isinstance(query, str) else str(query)
-        name = QUERY_NAMES.get(text, "(unnamed)")
+        name = query_name(text)
         if self.active and text.strip() and name not in NOT_PER_REQUEST:
             self.statements.append(Statement(name, text, params, prepare))
 
@@ -396,15 +405,33 @@ def test_list_routes_run_as_many_statements_for_30_rows_as_for_3(route, client, 
     assert len(counts[30]) == len(counts[3]), f"statements per request grew with the rows: {counts}"
 
 
-@pytest.mark.parametrize("path", ["/api/cars?limit=20", "/api/cars?q=car&brand=Brand&limit=5"])
-def test_car_list_page_is_one_statement(path, client, factory, statement_log):
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/api/cars?limit=20", ["car_list_count_newest_first (listed)", "car_list_newest (listed)"]),
+    ("/api/cars?q=car&brand=Brand&limit=5",
+     ["car_list_count_newest_first (listed, q, brand)", "car_list_newest (listed, q, brand)"]),
+    ("/api/cars?brand=Brand&sort=price_asc&limit=5",
+     ["car_list_count (listed, brand)", "car_list_price_asc (listed, brand)"]),
+])
+def test_car_list_page_is_its_validator_a_count_and_the_sort_orders_query(path, expected, client, factory,
+                                                                           statement_log):
     World(factory).grow(12)
     _, statements = run_request(client, statement_log, "GET", path)
-    assert [statement.name for statement in statements] == ["cars_list"]
+    assert [statement.name for statement in statements] == ["data_version_current", *expected]
 
 
 def test_whole_car_list_is_a_snapshot_a_count_and_one_statement_per_batch(client, factory, statement_log):
     World(factory).grow(12)
     _, statements = run_request(client, statement_log, "GET", "/api/cars")
     assert [statement.name for statement in statements] == [
-        "cars_list_snapshot", "end_session_if_idle_in_transaction", "cars_list", "cars_list"]
+        "data_version_current", "cars_list_snapshot", "end_session_if_idle_in_transaction",
+        "car_list_count_newest_first (listed)",
+        "car_list_newest (listed)"]
+
+
+def test_list_queries_are_prepared_only_without_filters():
+    # Without filters the generic plan walks the sort order's index (the plan tests above check
+    # both plans); with a filter, the query is planned for its values every time.
+    assert cars_repo.list_statement(cars_repo.LIST_PAGES["newest"], ("listed",)).prepare is None
+    assert cars_repo.list_statement(cars_repo.LIST_PAGES["price_asc"], ()).prepare is None
+    assert cars_repo.list_statement(cars_repo.LIST_PAGES["newest"], ("listed", "brand")).prepare is False
+    assert cars_repo.list_statement(cars_repo.LIST_PAGES["relevance"], ("listed", "q")).prepare is False

@@ -185,7 +185,16 @@ def test_every_query_of_the_repository_parses_and_prepares_on_the_schema(sql_con
     queries = sql.load_queries()
     assert queries
     failures = {}
+    # A query with a {filters} slot runs with every filter of the list and with none.
+    conditions = sql.filter_conditions(queries["car_list_filters"])
+    statements = {}
     for name, item in queries.items():
+        if "{" + sql.FILTERS_SLOT + "}" in item.sql:
+            statements[f"{name} (every filter)"] = sql.with_filters(item, conditions, tuple(conditions), prepare=False)
+            statements[f"{name} (no filter)"] = sql.with_filters(item, conditions, (), prepare=None)
+        else:
+            statements[name] = item
+    for name, item in statements.items():
         result = sql_connection.pgconn.prepare(b"", numbered_placeholders(item.sql).encode())
         if result.status != pq.ExecStatus.COMMAND_OK:
             failures[f"{item.file}:{name}"] = (result.error_message or b"").decode().strip()

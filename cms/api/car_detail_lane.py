@@ -4,8 +4,10 @@ The route itself (cms/api/cars.py, get_car) stays the one that says what the ans
 sends the same answer for the common case without Flask's per-request machinery (request and
 application contexts, URL matching, hooks, signals, a Response object), which cost more than the
 query and the JSON together (bench/README.md, "Where a request's time goes"). It calls the same
-service and the same writer, and sends the envelope's headers (cms/api/envelope.py), the kept CORS
-answer (cms/api/cors.py) and the same request-log line.
+service and the same writer, and its headers come from the functions Flask's path calls: the
+route's validator (cms.api.revalidation: ETag, Cache-Control, 304 on If-None-Match), the body's
+(envelope.compressed_json) and every answer's (envelope.outgoing_headers: security headers,
+request id, the kept CORS answer); the same request-log line.
 
 Anything else is Flask's, which answers it as before: another method or path, a caller with an
 Authorization header (maintenance exemption, read-your-writes, their id in the log), read
@@ -23,16 +25,19 @@ import time
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_etags
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_host
 
 from cms.api.context import settings_cache_of
-from cms.api.envelope import HANDED_ON_ERROR, SECURITY_HEADERS, compressed_json, log_request, request_id_for
+from cms.api.envelope import HANDED_ON_ERROR, compressed_json, log_request, outgoing_headers, request_id_for
 from cms.api.responses import indented
+from cms.api.revalidation import validator_headers
 from cms.raw_request import check_request_size
 from cms.schemas.cars import car_detail_json
 from cms.schemas.fields import parse_id
 from cms.services import cars as cars_service
+from cms.services import revalidation as revalidation_service
 
 DETAIL_PATH = re.compile(r"/api/cars/([0-9]+)/?")  # <id:car_id> with ASCII digits, strict_slashes off
 
@@ -51,16 +56,17 @@ class CarDetailLane:
             if car_id is not None:
                 started = time.perf_counter()
                 try:
-                    body = self._body(environ, car_id)
+                    answer = self._answer(environ, car_id)
                 except Exception as error:  # noqa: BLE001 - Flask's error handlers answer it (once)
                     environ[HANDED_ON_ERROR] = error
-                    body = None
-                if body is not None:
-                    return self._send(environ, start_response, body, started)
+                    answer = None
+                if answer is not None:
+                    return self._send(environ, start_response, *answer, started)
         return self.wsgi_app(environ, start_response)
 
-    def _body(self, environ: dict, car_id: int) -> bytes | None:
-        """The detail's JSON, or None when Flask must answer."""
+    def _answer(self, environ: dict, car_id: int) -> tuple[str, bytes | None] | None:
+        """The validator and the detail's JSON (None: 304, If-None-Match holds the validator), or
+        None when Flask must answer."""
         app = self.app
         if indented(app):
             return None
@@ -81,22 +87,26 @@ class CarDetailLane:
             runtime = settings_cache_of(app).get(conn)
             if runtime.maintenance_enabled:
                 return None
+            tag = revalidation_service.validator(conn, runtime=runtime, base_url=base_url)  # before the data
+            if parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(tag):
+                return tag, None
             car = cars_service.get_car(conn, car_id, runtime=runtime, base_url=base_url)
         finally:
             pool.putconn(conn)
-        return f"{car_detail_json(car)}\n".encode()
+        return tag, f"{car_detail_json(car)}\n".encode()
 
-    def _send(self, environ: dict, start_response, body: bytes, started: float):
+    def _send(self, environ: dict, start_response, tag: str, body: bytes | None, started: float):
+        """The route's answer: its own headers (cms.api.revalidation), the body's, and what every
+        answer carries (envelope.outgoing_headers)."""
         request_id = request_id_for(environ)
-        body, encoding = compressed_json(body, environ.get("HTTP_ACCEPT_ENCODING"))
-        headers = [
-            ("Content-Type", "application/json"),
-            *SECURITY_HEADERS,
-            *encoding,
-            ("Content-Length", str(len(body))),
-            ("X-Request-Id", request_id),
-            *self.app.extensions["cms.cors_headers"](environ),
-        ]
-        start_response("200 OK", headers)
-        log_request("GET", environ["PATH_INFO"], 200, started, request_id, None)
+        if body is None:
+            status, headers, body = 304, [], b""
+        else:
+            body, encoding = compressed_json(body, environ.get("HTTP_ACCEPT_ENCODING"))
+            status = 200
+            headers = [("Content-Type", "application/json"), *encoding, ("Content-Length", str(len(body)))]
+        headers += validator_headers(tag)
+        headers += outgoing_headers(self.app, environ, request_id)
+        start_response("200 OK" if status == 200 else "304 NOT MODIFIED", headers)
+        log_request("GET", environ["PATH_INFO"], status, started, request_id, None)
         return [body]

@@ -19,13 +19,14 @@ bp = Blueprint("cars", __name__, url_prefix="/api/cars")
 @bp.get("")
 @declare("Cars with primaryImage; optional filters, search, sort and paging", auth=PUBLIC,
          query=CarListQuerySchema, response=CarListItemSchema(many=True), headers=TOTAL_COUNT_HEADERS,
-         replica_reads=True)
+         replica_reads=True, revalidate=True)
 def list_cars(query):
     return car_list_response(query)
 
 
 @bp.get("/<id:car_id>")
-@declare("A car with its images and rating", auth=PUBLIC, response=CarDetailSchema, replica_reads=True)
+@declare("A car with its images and rating", auth=PUBLIC, response=CarDetailSchema, replica_reads=True,
+         revalidate=True)
 def get_car(car_id: int):
     # The hottest read: written directly, byte for byte what CarDetailSchema's dump would send.
     car = cars_service.get_car(db.connection(), car_id, runtime=runtime_settings(), base_url=public_base_url())

@@ -10,9 +10,9 @@ responses (which flask-cors answers from its exception handlers), still go throu
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
 from flask_cors import CORS
-from flask_cors.core import ACL_ORIGIN, ACL_REQUEST_HEADER_PRIVATE_NETWORK, get_cors_headers, get_cors_options
+from flask_cors.core import ACL_REQUEST_HEADER_PRIVATE_NETWORK, get_cors_headers, get_cors_options
 from werkzeug.datastructures import Headers
 
 EXPOSED_HEADERS = ("X-Total-Count", "X-Total-Count-Capped", "X-Request-Id", "Link")
@@ -58,14 +58,6 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
         private_network = environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true"
         return answer(environ.get("HTTP_ORIGIN"), private_network)
 
+    # Sent by cms.api.envelope.outgoing_headers (Flask's hook and the car detail lane): flask-cors'
+    # own hook then finds the headers set and leaves the response alone.
     app.extensions["cms.cors_headers"] = simple_request_headers
-
-    @app.after_request  # registered after flask-cors' hook, so it runs before it
-    def simple_request_cors(response):
-        environ = request.environ
-        if environ.get("REQUEST_METHOD") == "OPTIONS" or ACL_ORIGIN in response.headers:
-            return response
-        for name, value in simple_request_headers(environ):
-            response.headers.add(name, value)
-        return response
-

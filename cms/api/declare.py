@@ -19,12 +19,13 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import jsonify
+from flask import jsonify, request
 from flask_login import login_required
 from marshmallow import Schema
 from werkzeug.wrappers import Response
 
 from cms import db
+from cms.api import revalidation
 from cms.api.http import load_json, load_query
 from cms.auth import roles_required
 
@@ -74,7 +75,7 @@ def declare(summary: str, *, auth, response, body=None, query=None, status: int 
             headers: dict | None = None, other_answers: dict | None = None,
             body_content_type: str = "application/json",
             response_content_type: str = "application/json", body_kwargs: Callable[[], dict] | None = None,
-            forbidden: str = "Forbidden", replica_reads: bool = False) -> Callable:
+            forbidden: str = "Forbidden", replica_reads: bool = False, revalidate: bool = False) -> Callable:
     """Declare a route (see the module docstring).
 
     body/query: the schema that parses the JSON body / query string (body may also be a raw
@@ -84,8 +85,12 @@ def declare(summary: str, *, auth, response, body=None, query=None, status: int 
     headers to document. other_answers: {status: description} of answers without a body
     (304). body_kwargs: per-request arguments of the body schema. forbidden: the 403 message
     for a caller of another role. replica_reads: the view only reads and tolerates replication
-    lag, so a read replica may serve it (cms.db.replica_reads).
+    lag, so a read replica may serve it (cms.db.replica_reads). revalidate: a public read whose
+    answer carries an ETag naming the database's state (cms.api.revalidation); If-None-Match
+    holding it is answered 304 before the view runs.
     """
+    if revalidate:
+        other_answers = {304: "Not modified: If-None-Match holds the current ETag", **(other_answers or {})}
     operation = Operation(
         summary=summary, auth=auth, response=response, request=body, query=query, status=status,
         request_content_type=body_content_type, response_content_type=response_content_type,
@@ -101,11 +106,18 @@ def declare(summary: str, *, auth, response, body=None, query=None, status: int 
                 kwargs["query"] = load_query(_fresh(query))
             if parses_body:
                 kwargs["body"] = load_json(_fresh(body, body_kwargs() if body_kwargs else None))
+            tag = revalidation.current_tag() if revalidate else None
+            if tag is not None and request.if_none_match.contains_weak(tag):
+                return revalidation.not_modified(tag)
             result = view(*args, **kwargs)
-            if isinstance(result, (Response, tuple)):
+            if isinstance(result, tuple) or (isinstance(result, Response) and tag is None):
                 return result
-            answer = jsonify(result if dumper is None else dumper.dump(result))
-            return answer, status
+            if not isinstance(result, Response):
+                result = jsonify(result if dumper is None else dumper.dump(result))
+                result.status_code = status
+            if tag is not None:
+                result.headers.extend(revalidation.validator_headers(tag))
+            return result
 
         wrapped = _authorized(db.replica_reads(parse_call_dump) if replica_reads else parse_call_dump,
                               auth, forbidden)

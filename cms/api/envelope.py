@@ -11,6 +11,7 @@ import time
 from secrets import token_hex
 
 from flask import Flask, g, request
+from flask_cors.core import ACL_ORIGIN
 from werkzeug.http import parse_accept_header
 
 from cms.raw_request import check_request_size
@@ -58,20 +59,36 @@ def register_envelope(app: Flask) -> None:
         if error is not None:
             raise error
 
-    @app.after_request
+    @app.after_request  # registered after flask-cors' hook, so it runs before it (cms.create_app)
     def finish_response(response):
         state = g._get_current_object()
         req = request._get_current_object()
         headers = response.headers
-        headers.update(SECURITY_HEADERS)
         if req.endpoint in NO_STORE_ENDPOINTS:
             headers["Cache-Control"] = "no-store"
         _compress(response, req)
         request_id = state.get("request_id", "")
-        headers["X-Request-Id"] = request_id
+        # flask-cors answered an error itself (its exception handlers): its CORS headers stay.
+        cors_done = ACL_ORIGIN in headers
+        for name, value in outgoing_headers(app, req.environ, request_id):
+            if not name.startswith("Access-Control-") and not (name == "Vary" and value == "Origin"):
+                headers[name] = value
+            elif not cors_done:
+                headers.add(name, value)
         log_request(req.method, req.path, response.status_code, state.get("started"), request_id,
                     getattr(state.get("_login_user"), "id", None))
         return response
+
+
+def outgoing_headers(app: Flask, environ: dict, request_id: str) -> list[tuple[str, str]]:
+    """What every answer carries on its way out, whichever path answered it (Flask's hook above,
+    the car detail lane): the security headers, X-Request-Id, and the CORS answer to a simple
+    request (cms/api/cors.py; a preflight is flask-cors' own). A header every answer needs goes
+    here, so both paths send it (tests/test_car_detail_lane.py compares every header)."""
+    headers = [*SECURITY_HEADERS, ("X-Request-Id", request_id)]
+    if environ.get("REQUEST_METHOD") != "OPTIONS":
+        headers += app.extensions["cms.cors_headers"](environ)
+    return headers
 
 
 # On every answer. Without it, a browser may sniff a JSON body holding user text as HTML and run it.

@@ -20,7 +20,8 @@ SAFE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 
 
 @bp.get("")
-@declare("A car's images by displayOrder", auth=PUBLIC, response=ImageSchema(many=True), replica_reads=True)
+@declare("A car's images by displayOrder", auth=PUBLIC, response=ImageSchema(many=True), replica_reads=True,
+         revalidate=True)
 def list_images(car_id: int):
     return images_service.list_images(db.connection(), car_id, base_url=public_base_url())
 

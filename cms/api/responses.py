@@ -40,7 +40,7 @@ def car_list_response(filters: dict, *, admin: bool = False):
         return _streamed_list(filters, admin=admin)
     secret = cursor_secret()
     page = cars_service.list_cars(db.connection(), filters, runtime=runtime_settings(), base_url=public_base_url(),
-                                  cursor_secret=secret)
+                                  cursor_secret=secret, listed_only=not admin)
     response = json_response(b"[" + ",".join(car_list_json(page.rows, page.columns, admin=admin)).encode() + b"]\n")
     _set_total(response, page.total, page.capped)
     cursor = cars_service.next_cursor(page, filters, cursor_secret=secret)
@@ -82,7 +82,8 @@ def _streamed_list(filters: dict, *, admin: bool):
     response; past the first batch a failure (PostgreSQL gone mid-way) can only cut the body
     short: the 200 is already sent."""
     stream = cars_service.CarStream(db.get_pool(), filters, runtime=runtime_settings(), base_url=public_base_url(),
-                                    idle_timeout_ms=current_app.config["CMS_SETTINGS"].stream_idle_timeout_ms)
+                                    idle_timeout_ms=current_app.config["CMS_SETTINGS"].stream_idle_timeout_ms,
+                                    listed_only=not admin)
     first = ",".join(car_list_json(stream.first, stream.columns, admin=admin))
     if stream.complete:
         response = json_response(f"[{first}]\n".encode())

@@ -14,7 +14,7 @@ bp = Blueprint("reviews", __name__, url_prefix="/api/reviews")
 
 
 @bp.get("/car/<id:car_id>")
-@declare("A car's reviews", auth=PUBLIC, response=ReviewSchema(many=True), replica_reads=True)
+@declare("A car's reviews", auth=PUBLIC, response=ReviewSchema(many=True), replica_reads=True, revalidate=True)
 def list_car_reviews(car_id: int):
     return reviews_service.list_for_car(db.connection(), car_id)
 

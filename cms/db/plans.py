@@ -37,8 +37,9 @@ def explain(conn: psycopg.Connection, query: Query, params: dict, *, generic: bo
             pgsql.Literal("force_generic_plan" if generic else "force_custom_plan")))
         options = pgsql.SQL("ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON")
         values = pgsql.SQL(", ").join(pgsql.Literal(params.get(name)) for name in names)
-        row = conn.execute(pgsql.SQL("EXPLAIN ({}) EXECUTE {} ({})").format(
-            options, pgsql.Identifier(_STATEMENT), values)).fetchone()
+        arguments = pgsql.SQL(" ({})").format(values) if names else pgsql.SQL("")  # none: no brackets
+        row = conn.execute(pgsql.SQL("EXPLAIN ({}) EXECUTE {}{}").format(
+            options, pgsql.Identifier(_STATEMENT), arguments)).fetchone()
     finally:
         conn.execute("RESET plan_cache_mode")
         conn.execute(pgsql.SQL("DEALLOCATE {}").format(pgsql.Identifier(_STATEMENT)))

@@ -2,24 +2,34 @@
 
 Each query in a file starts with a `-- name: <name>` line, followed by one or
 more `-- ` comment lines saying what it returns and which routes use it, then
-the statement. Placeholders are psycopg's `%(name)s`. A comment line starting
-`Never prepared:` (and saying why) keeps psycopg from preparing the statement on
-the server: PostgreSQL then plans every execution for its parameters, never with
-a generic plan (for queries whose optional filters a generic plan cannot use). Repository modules take
-their queries with `query("name")` at import time, so a misspelt name stops
-the service at start-up (and fails the test suite), never at request time.
+the statement. Placeholders are psycopg's `%(name)s`. A query may hold a
+`{filters}` slot, filled by `with_filters` with conditions taken from another
+query whose WHERE clause marks each one with a `-- filter: <name>` line
+(`filter_conditions`): fixed text of the files, never the request's. A comment
+line starting `Never prepared:` (and saying why) keeps psycopg from preparing the
+statement on the server: PostgreSQL then plans every execution for its parameters,
+never with a generic plan (for queries whose optional filters a generic plan
+cannot use). Repository modules take their queries with `query("name")` at import
+time, so a misspelt name stops the service at start-up (and fails the test suite),
+never at request time.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from psycopg import sql as pgsql
 
 from cms.resources import QUERIES_DIR  # the checkout's files, or the wheel's copy
 
 NEVER_PREPARED = "Never prepared:"
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+_FILTER_LINE = re.compile(r"^\s*--\s*filter:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+FILTERS_SLOT = "filters"  # {filters} in a query text: the conditions composed by with_filters
+# Every query composed by with_filters so far, by its text (the plan tests name statements with it).
+COMPOSED: dict[str, Query] = {}
 
 
 @dataclass(frozen=True)
@@ -85,3 +95,34 @@ def query(name: str) -> Query:
         return QUERIES[name]
     except KeyError:
         raise LookupError(f"no query named {name!r} in {QUERIES_DIR}") from None
+
+
+def filter_conditions(source: Query) -> dict[str, str]:
+    """The conditions of a query whose WHERE clause marks each one with a `-- filter: <name>` line
+    (up to the next mark), without their comment lines and the AND that joins them there."""
+    marks = list(_FILTER_LINE.finditer(source.sql))
+    if not marks:
+        raise QueryFileError(f"query {source.name} has no '-- filter:' line")
+    conditions = {}
+    for index, mark in enumerate(marks):
+        end = marks[index + 1].start() if index + 1 < len(marks) else len(source.sql)
+        lines = [line.strip() for line in source.sql[mark.end():end].splitlines()
+                 if line.strip() and not line.strip().startswith("--")]
+        conditions[mark.group(1)] = re.sub(r"^AND\s+", "", " ".join(lines))
+    return conditions
+
+
+def with_filters(template: Query, conditions: dict[str, str], names: tuple[str, ...], *,
+                 prepare: bool | None) -> Query:
+    """The template with its {filters} slot filled: the named conditions joined with AND (in the
+    source query they are joined with AND too, so each means there what it means here), TRUE for
+    none. Named after the template and the filters, e.g. `car_list_newest (listed, brand)`."""
+    if names:
+        condition = pgsql.SQL(" AND ").join(pgsql.SQL(conditions[name]) for name in names)
+    else:
+        condition = pgsql.SQL("TRUE")
+    text = pgsql.SQL(template.sql).format(**{FILTERS_SLOT: condition}).as_string()
+    composed = replace(template, name=f"{template.name} ({', '.join(names) or 'no filter'})", sql=text,
+                       prepare=prepare)
+    COMPOSED[text] = composed
+    return composed

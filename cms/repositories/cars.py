@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import functools
 from collections.abc import Iterator
 
 from psycopg import Connection
 
-from cms.db import execute, fetch_one, fetch_rows, fetch_value, query
+from cms.db import Query, execute, fetch_one, fetch_rows, fetch_value, query
+from cms.db.queries import filter_conditions, with_filters
 
-LIST_CARS = query("cars_list")
 LIST_SNAPSHOT = query("cars_list_snapshot")
 END_SESSION_IF_IDLE = query("end_session_if_idle_in_transaction")
 GET_CAR_DETAIL = query("cars_get_detail")
@@ -28,29 +28,32 @@ LIST_FILTERS = (
     "q", "brand", "model", "fuel_type", "status", "seller_id",
     "min_price", "max_price", "min_year", "max_year",
 )
+# The list's conditions (sql/queries/car_list.sql, car_list_filters): LIST_FILTERS and `listed`
+# (every public list: not the cars of a deactivated seller).
+LIST_CONDITIONS = filter_conditions(query("car_list_filters"))
+LISTED = "listed"
+# One page query per sort order (car_list_<sort>) and two counts.
+LIST_PAGES = {sort: query(f"car_list_{sort}") for sort in (
+    "newest", "oldest", "price_asc", "price_desc", "year_asc", "year_desc", "relevance")}
+COUNT_UNORDERED = query("car_list_count")
+COUNT_NEWEST_FIRST = query("car_list_count_newest_first")
 PRIMARY_IMAGE_PREFIX = "primary_image_"
-# cars_list takes the previous page's last sort key in the parameter of its type.
+# Each page query takes the previous page's last sort key in the parameter of its type.
 SORT_KEY_PARAMS = {
     "newest": "after_time", "oldest": "after_time", "price_asc": "after_price", "price_desc": "after_price",
     "year_asc": "after_year", "year_desc": "after_year", "relevance": "after_rank",
 }
-# No cursor: every sort key parameter and after_id None (the page starts at the beginning).
-_NO_CURSOR = dict.fromkeys([*SORT_KEY_PARAMS.values(), "after_id"])
 # A page's total is counted exactly up to this many matches (or up to the end of the page
 # asked for, when that is further); beyond it the count stops. An exact count of a million
-# matches costs O(matches) in PostgreSQL whatever the indexes.
-COUNT_CAP = 1000
-# sort=relevance ranks this many matches, the newest ones, and lists only them: ranking reads each
-# candidate's whole text (to_tsvector), and so does finding it, so ranking every match of a common
-# word cost seconds at a million cars. Measured at 1M: 40 candidates made a relevance page cost
-# 1.95 default pages for the same q; the target is 1.5 (bench/README.md). README.md says what a
-# user gives up.
-RELEVANCE_CANDIDATES = 25
+# matches costs O(matches) in PostgreSQL whatever the indexes, and the count must cost less
+# than the page it comes with: 1,001 rows counted took four times a page's query (0.25 ms
+# against 1.0 ms at 10k, bench generic-plan table), 101 rows about half.
+COUNT_CAP = 100
 
 
 class CarList:
-    """One page of cars_list: `rows` as tuples (`columns` maps names to positions), read lazily
-    (iterate them while the connection is held), and the match count.
+    """One page of a car list query: `rows` as tuples (`columns` maps names to positions), read
+    lazily (iterate them while the connection is held), and the match count.
 
     Each row holds the car's columns and its primary image as primary_image_* columns;
     timestamps are PostgreSQL's ISO text ('2026-03-04 05:06:07.891234'), not datetimes.
@@ -95,9 +98,9 @@ class CarList:
 def count_cap(*, q: str | None, limit: int | None, offset: int) -> int | None:
     """Up to how many matches a page counts; None for a list without limit (it has them all).
 
-    With q only up to the end of the page: a common word matches a tenth of the cars, and
+    With q only up to the end of the page: a common word matches a fifth of the cars, and
     PostgreSQL can only find them all (the GIN bitmap) or test each car in turn, so counting
-    1,000 of them would cost ~100 ms at a million cars against ~5 ms for the page.
+    1,000 of them would cost more than the page.
     """
     if limit is None:
         return None
@@ -107,32 +110,60 @@ def count_cap(*, q: str | None, limit: int | None, offset: int) -> int | None:
 
 
 def filter_params(filters: dict) -> dict:
-    """cars_list's filter parameters (LIST_FILTERS), None for each one not given."""
+    """The list's filter parameters (LIST_FILTERS), None for each one not given."""
     return {name: filters.get(name) for name in LIST_FILTERS}
 
 
+@functools.cache
+def list_statement(template: Query, conditions: tuple[str, ...]) -> Query:
+    """A list query with these conditions (names of LIST_CONDITIONS) in its {filters} slot.
+
+    Prepared (after psycopg's five runs) when `listed` is its only condition, or it has none:
+    its generic plan walks the sort order's index like a custom one (tests/test_query_plans.py).
+    Never prepared with any filter: a generic plan cannot know how rare a word, a brand or a
+    price range is, and walks the sort order's index testing every car for a rare one, where a
+    plan for the values uses the filter's index.
+    """
+    return with_filters(template, LIST_CONDITIONS, conditions,
+                        prepare=None if set(conditions) <= {LISTED} else False)
+
+
+def _conditions(params: dict, listed_only: bool) -> tuple[str, ...]:
+    return ((LISTED,) if listed_only else ()) + tuple(name for name in LIST_FILTERS if params[name] is not None)
+
+
+def _count(conn: Connection, conditions: tuple[str, ...], params: dict, count_limit: int | None) -> int:
+    """Matches of the conditions up to count_limit (None: every one)."""
+    filtered = set(conditions) - {LISTED}
+    # With no filter or with q, walking the newest-first index stops soonest (see the queries).
+    template = COUNT_NEWEST_FIRST if not filtered or "q" in filtered else COUNT_UNORDERED
+    return int(fetch_value(conn, list_statement(template, conditions), {**params, "count_limit": count_limit}))
+
+
 def list_cars(conn: Connection, *, sort: str = "newest", limit: int | None = None, offset: int = 0,
-              after: tuple[str | None, int] | None = None, count: bool = True, **filters) -> CarList:
+              after: tuple[str | None, int] | None = None, count: bool = True, listed_only: bool = True,
+              **filters) -> CarList:
     """One page of matching cars (primary image columns flat) and how many cars match.
 
-    One SQL statement whatever the number of cars (see cars_list in sql/queries/cars.sql).
-    `after` = (sort key as text, id) of the previous page's last row (CarList.last_position):
-    the page starts after it, at the cost of a first page. Without limit the count only
-    goes up to offset: the rows themselves are the rest; count=False skips counting.
+    Two statements whatever the number of cars: the capped count, then the sort order's page
+    query (sql/queries/car_list.sql) with the filters given. `after` = (sort key as text, id)
+    of the previous page's last row (CarList.last_position): the page starts after it, at the
+    cost of a first page. Without limit the count only goes up to offset: the rows themselves
+    are the rest; count=False skips counting. listed_only (public lists): without the cars of
+    deactivated sellers.
     """
-    params = {**filter_params(filters), **_NO_CURSOR}
+    params = filter_params(filters)
+    conditions = _conditions(params, listed_only)
     cap = count_cap(q=params["q"], limit=limit, offset=offset)
+    count_limit = 0 if not count else offset if cap is None else cap + 1
+    counted = _count(conn, conditions, params, count_limit) if count_limit else 0
+    params.update(dict.fromkeys(("after_time", "after_price", "after_year", "after_rank", "after_id")))
     if after is not None:
         params[SORT_KEY_PARAMS[sort]], params["after_id"] = after
-    params.update(sort=sort, limit=limit, offset=offset, relevance_candidates=RELEVANCE_CANDIDATES,
-                  count_limit=0 if not count else offset if cap is None else cap + 1)
-    columns, rows = fetch_rows(conn, LIST_CARS, params, timestamps_as_text=True)
-    first = next(rows, None)
-    counted = first[columns.index("total_count")] if first else 0
-    if first is None or first[columns.index("id")] is None:  # no match, or offset past the end: no car
-        rows = iter(())
-    else:
-        rows = itertools.chain((first,), rows)
+    params.update(limit=limit, offset=offset)
+    if sort == "relevance" and params["q"] is None:  # nothing to rank: no car (the columns, no rows)
+        sort, params["limit"] = "newest", 0
+    columns, rows = fetch_rows(conn, list_statement(LIST_PAGES[sort], conditions), params, timestamps_as_text=True)
     return CarList(columns, rows, counted=counted, cap=cap)
 
 
@@ -146,17 +177,14 @@ def end_session_if_idle(conn: Connection, timeout_ms: int) -> None:
     execute(conn, END_SESSION_IF_IDLE, {"timeout_ms": timeout_ms})
 
 
-def count_cars(conn: Connection, **filters) -> int:
+def count_cars(conn: Connection, *, listed_only: bool = True, **filters) -> int:
     """How many cars match the filters (every one: O(matches)); for a list without limit."""
-    params = {**filter_params(filters), **_NO_CURSOR}
-    params.update(sort="newest", limit=0, offset=0, relevance_candidates=0, count_limit=None)
-    columns, rows = fetch_rows(conn, LIST_CARS, params)
-    [row] = list(rows)  # one row: the count (and no car, limit 0)
-    return int(row[columns.index("total_count")])
+    params = filter_params(filters)
+    return _count(conn, _conditions(params, True), params, None)
 
 
 def nest_primary_image(columns: dict[str, int], row: tuple) -> dict:
-    """A cars_list row as a car dict with `primary_image` (a dict or None) and datetimes, as
+    """A list query row as a car dict with `primary_image` (a dict or None) and datetimes, as
     CarListItemSchema dumps it."""
     car, image = {}, {}
     for key, position in columns.items():
@@ -165,7 +193,7 @@ def nest_primary_image(columns: dict[str, int], row: tuple) -> dict:
             value = _timestamp(value)
         if key.startswith(PRIMARY_IMAGE_PREFIX):
             image[key[len(PRIMARY_IMAGE_PREFIX):]] = value
-        elif key not in ("total_count", "rank", "sort_key"):
+        elif key not in ("rank", "sort_key"):
             car[key] = value
     car["primary_image"] = image if image["id"] is not None else None
     return car
@@ -231,8 +259,14 @@ def set_approval(conn: Connection, car_id: int, *, status: str, rejection_reason
 
 
 CARS_EXISTS = query("cars_exists")
+CARS_LISTED = query("cars_listed")
 
 
 def car_exists(conn: Connection, car_id: int) -> bool:
     """Whether the car exists (for 404s before writing rows that reference it)."""
     return bool(fetch_value(conn, CARS_EXISTS, {"car_id": car_id}))
+
+
+def car_listed(conn: Connection, car_id: int) -> bool:
+    """Whether the car is listed publicly: it exists and its seller is not deactivated."""
+    return bool(fetch_value(conn, CARS_LISTED, {"car_id": car_id}))

@@ -35,7 +35,7 @@ def _cursor_needs_limit() -> Invalid:
 
 
 class CarPage:
-    """One page of cars as the API shows them, read lazily from cars_list: `rows` are tuples
+    """One page of cars as the API shows them, read lazily from the list queries: `rows` are tuples
     (`columns` maps names to positions; see cms.schemas.cars.LIST_COLUMNS), priced and with
     absolute image URLs. `total` and `capped` are known once every row has been read."""
 
@@ -82,12 +82,13 @@ def list_filters(filters: dict) -> dict:
 
 
 def list_cars(conn: Connection, filters: dict, *, runtime: RuntimeSettings | None, base_url: str,
-              cursor_secret: str = "") -> CarPage:
+              cursor_secret: str = "", listed_only: bool = True) -> CarPage:
     """The matching cars with their primary image, and how many match (see cms.repositories.cars).
 
     `filters` may carry `cursor` (from a previous page's next_cursor): the page then starts after
     the car it names. Invalid (400) for a changed cursor, one of another list, or one without limit
-    or with an offset.
+    or with an offset. listed_only (every public list): without the cars of deactivated sellers,
+    which are hidden until the seller is reactivated; the admin's list shows them.
     """
     filters = dict(filters)
     cursor = filters.pop("cursor", None)
@@ -99,7 +100,7 @@ def list_cars(conn: Connection, filters: dict, *, runtime: RuntimeSettings | Non
         position = cursors.decode(cursor, sort=filters.get("sort", "newest"), filters=list_filters(filters),
                                   secret=cursor_secret)
         filters["after"] = (position.key, position.id)
-    return CarPage(cars_repo.list_cars(conn, **filters), runtime=runtime, base_url=base_url)
+    return CarPage(cars_repo.list_cars(conn, listed_only=listed_only, **filters), runtime=runtime, base_url=base_url)
 
 
 def next_cursor(page: CarPage, filters: dict, *, cursor_secret: str) -> str | None:
@@ -143,10 +144,11 @@ class CarStream:
     """
 
     def __init__(self, pool: ConnectionPool, filters: dict, *, runtime: RuntimeSettings | None, base_url: str,
-                 idle_timeout_ms: int):
+                 idle_timeout_ms: int, listed_only: bool = True):
         filters = dict(filters)
         if filters.pop("cursor", None) is not None:
             raise _cursor_needs_limit()
+        filters["listed_only"] = listed_only
         self._filters, self._runtime, self._base_url = filters, runtime, base_url
         self._stack = ExitStack()
         slots = _slots_of(pool)

@@ -218,7 +218,8 @@ def checkout(conn: Connection, caller: Caller, car_id: int) -> dict:
 
 def _checkout(conn: Connection, *, buyer_id: int, car_id: int) -> dict:
     car = orders_repo.lock_car(conn, car_id)
-    if car is None:
+    # A deactivated seller's listings are hidden from every public read: to a buyer they do not exist.
+    if car is None or not orders_repo.seller_active(conn, car["seller_id"]):
         raise NotFound("Car not found")
     if car["status"] != "available":
         raise Invalid("Car already sold or not available")

@@ -12,8 +12,8 @@ from cms.services.access import Caller
 
 
 def list_for_car(conn: Connection, car_id: int) -> list[dict]:
-    """The car's reviews; 404 for an unknown car."""
-    if not cars_repo.car_exists(conn, car_id):
+    """The car's reviews; 404 for an unknown car or one of a deactivated seller (not listed)."""
+    if not cars_repo.car_listed(conn, car_id):
         raise NotFound("Car not found")
     return reviews_repo.list_for_car(conn, car_id)
 

@@ -76,7 +76,7 @@ SELECT
     current_setting('max_connections') AS max_connections;
 
 -- name: bench_position
--- Sort key (as text, as cars_list gives it) and id of the car at this depth of a sort order of
+-- Sort key (as text, as the list queries give it) and id of the car at this depth of a sort order of
 -- GET /api/cars: a cursor's position. Sorts every car (a few seconds at 1M): run once per run.
 SELECT
     CASE
@@ -97,3 +97,39 @@ ORDER BY
     CASE WHEN %(sort)s IN ('oldest', 'price_asc', 'year_asc') THEN id END ASC,
     id DESC
 LIMIT 1 OFFSET %(depth)s;
+
+-- name: bench_floor_newest_cars
+-- The floor app's one statement (bench/floor_app.py): the 20 newest cars, each with its
+-- primary image (else its first by display order) as plain columns; prepared on first use.
+SELECT
+    c.id,
+    c.title,
+    c.price,
+    c.description,
+    c.seller_id,
+    c.status,
+    c.brand,
+    c.model,
+    c.year,
+    c.fuel_type,
+    c.image,
+    c.created_at,
+    c.updated_at,
+    i.id AS primary_image_id,
+    i.image_url AS primary_image_url,
+    i.is_primary AS primary_image_is_primary,
+    i.display_order AS primary_image_display_order
+FROM cars AS c
+LEFT JOIN LATERAL (
+    SELECT
+        f.id,
+        f.image_url,
+        f.is_primary,
+        f.display_order
+    FROM car_images AS f
+    WHERE f.car_id = c.id
+    ORDER BY f.is_primary DESC, f.display_order ASC, f.id ASC
+    LIMIT 1
+) AS i ON TRUE
+ORDER BY c.created_at DESC, c.id DESC
+LIMIT 20;

@@ -1,0 +1,230 @@
+-- The car lists (GET /api/cars, GET /api/admin/cars): one short query per sort
+-- order and one count. Each has a {filters} slot, which the repository
+-- (cms/repositories/car_list.py) fills with the filters the request gives, taken
+-- from car_list_filters below and joined with AND (TRUE when none): fixed text
+-- from this file, never text from the request; values are bound parameters.
+-- Each query walks its (sort key, id) index from the cursor's car and reads
+-- only the page; car_list_rows adds each car's primary image to the page's rows.
+
+-- name: car_list_filters
+-- The filters of the car lists, each after its `-- filter:` line; a list takes the
+-- ones its request gives. Run as it stands it counts the cars matching all of them.
+-- Used by: GET /api/cars, GET /api/admin/cars (composed into the queries below).
+-- Index: users_deactivated_idx, cars_search_document_idx, cars_brand_created_at_idx,
+-- cars_price_id_idx.
+SELECT count(*) AS matches
+FROM cars AS c
+WHERE
+    -- filter: listed
+    -- Every public list: not the cars of a deactivated seller. NOT IN reads the
+    -- deactivated accounts once per statement (a hashed subplan).
+    (c.seller_id IS NULL OR c.seller_id NOT IN (SELECT s.id FROM users AS s WHERE NOT s.is_active))
+    -- filter: q
+    AND c.search_document @@ car_search_query(%(q)s::text)
+    -- filter: brand
+    AND lower(c.brand) = lower(%(brand)s::text)
+    -- filter: model
+    AND lower(c.model) = lower(%(model)s::text)
+    -- filter: fuel_type
+    AND lower(c.fuel_type) = lower(%(fuel_type)s::text)
+    -- filter: status
+    AND c.status = %(status)s::text
+    -- filter: seller_id
+    AND c.seller_id = %(seller_id)s::integer
+    -- filter: min_price
+    AND c.price >= %(min_price)s::numeric
+    -- filter: max_price
+    AND c.price <= %(max_price)s::numeric
+    -- filter: min_year
+    AND c.year >= %(min_year)s::integer
+    -- filter: max_year
+    AND c.year <= %(max_year)s::integer;
+
+-- name: car_list_count
+-- How many cars match the filters, counted up to count_limit (NULL: all of them).
+-- Unordered: PostgreSQL counts from the most selective index of the filters given.
+-- Used by: GET /api/cars, GET /api/admin/cars (with a filter other than q).
+SELECT count(*) AS total_count
+FROM (
+    SELECT
+    FROM cars AS c  -- noqa: AL05
+    WHERE {filters}
+    LIMIT %(count_limit)s::bigint
+) AS matches;
+
+-- name: car_list_count_newest_first
+-- How many cars match the filters, counted up to count_limit (NULL: all of them),
+-- walking the cars newest first: with no filter or with q, an unordered count
+-- would read cars sequentially or build the whole bitmap of a common word first.
+-- Used by: GET /api/cars, GET /api/admin/cars (no filter, or q). Index: cars_created_at_idx.
+SELECT count(*) AS total_count
+FROM (
+    SELECT
+    FROM cars AS c
+    WHERE {filters}
+    ORDER BY c.created_at DESC, c.id DESC
+    LIMIT %(count_limit)s::bigint
+) AS matches;
+
+-- name: car_list_newest
+-- One page of cars, newest first (ties: higher id first), starting after the car
+-- at (after_time, after_id) (NULL: at the start); sort_key is created_at as text.
+-- Used by: GET /api/cars, GET /api/admin/cars. Index: cars_created_at_idx.
+SELECT
+    car.*,
+    page.created_at::text AS sort_key
+FROM (
+    SELECT
+        c.id,
+        c.created_at
+    FROM cars AS c
+    WHERE
+        {filters}
+        AND (c.created_at, c.id)
+        < (coalesce(%(after_time)s::timestamp, 'infinity'), coalesce(%(after_id)s::integer, 2147483647))
+    ORDER BY c.created_at DESC, c.id DESC
+    LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+) AS page
+INNER JOIN car_list_rows AS car ON page.id = car.id
+ORDER BY page.created_at DESC, page.id DESC;
+
+-- name: car_list_oldest
+-- One page of cars, oldest first (ties: lower id first), starting after the car at
+-- (after_time, after_id) (NULL: at the start); sort_key is created_at as text.
+-- Used by: GET /api/cars?sort=oldest. Index: cars_created_at_idx.
+SELECT
+    car.*,
+    page.created_at::text AS sort_key
+FROM (
+    SELECT
+        c.id,
+        c.created_at
+    FROM cars AS c
+    WHERE
+        {filters}
+        AND (c.created_at, c.id)
+        > (coalesce(%(after_time)s::timestamp, '-infinity'), coalesce(%(after_id)s::integer, 0))
+    ORDER BY c.created_at ASC, c.id ASC
+    LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+) AS page
+INNER JOIN car_list_rows AS car ON page.id = car.id
+ORDER BY page.created_at ASC, page.id ASC;
+
+-- name: car_list_price_asc
+-- One page of cars, cheapest first (ties: lower id first), starting after the car at
+-- (after_price, after_id) (NULL: at the start); sort_key is the price as text.
+-- Used by: GET /api/cars?sort=price_asc. Index: cars_price_id_idx.
+SELECT
+    car.*,
+    page.price::text AS sort_key
+FROM (
+    SELECT
+        c.id,
+        c.price
+    FROM cars AS c
+    WHERE
+        {filters}
+        AND (c.price, c.id) > (coalesce(%(after_price)s::numeric, '-Infinity'), coalesce(%(after_id)s::integer, 0))
+    ORDER BY c.price ASC, c.id ASC
+    LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+) AS page
+INNER JOIN car_list_rows AS car ON page.id = car.id
+ORDER BY page.price ASC, page.id ASC;
+
+-- name: car_list_price_desc
+-- One page of cars, dearest first (ties: higher id first), starting after the car at
+-- (after_price, after_id) (NULL: at the start); sort_key is the price as text.
+-- Used by: GET /api/cars?sort=price_desc. Index: cars_price_id_idx (read backwards).
+SELECT
+    car.*,
+    page.price::text AS sort_key
+FROM (
+    SELECT
+        c.id,
+        c.price
+    FROM cars AS c
+    WHERE
+        {filters}
+        AND (c.price, c.id)
+        < (coalesce(%(after_price)s::numeric, 'Infinity'), coalesce(%(after_id)s::integer, 2147483647))
+    ORDER BY c.price DESC, c.id DESC
+    LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+) AS page
+INNER JOIN car_list_rows AS car ON page.id = car.id
+ORDER BY page.price DESC, page.id DESC;
+
+-- name: car_list_year_asc
+-- One page of cars, oldest model year first, cars without a year last (ties: lower id
+-- first), starting after the car at (after_year, after_id) (NULL: at the start);
+-- sort_key is the year (2147483647 for none) as text.
+-- Used by: GET /api/cars?sort=year_asc. Index: cars_year_asc_id_idx.
+SELECT
+    car.*,
+    page.year_key::text AS sort_key
+FROM (
+    SELECT
+        c.id,
+        coalesce(c.year, 2147483647) AS year_key
+    FROM cars AS c
+    WHERE
+        {filters}
+        AND (coalesce(c.year, 2147483647), c.id)
+        > (coalesce(%(after_year)s::integer, -2147483647), coalesce(%(after_id)s::integer, 0))
+    ORDER BY coalesce(c.year, 2147483647) ASC, c.id ASC
+    LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+) AS page
+INNER JOIN car_list_rows AS car ON page.id = car.id
+ORDER BY page.year_key ASC, page.id ASC;
+
+-- name: car_list_year_desc
+-- One page of cars, newest model year first, cars without a year last (ties: higher
+-- id first), starting after the car at (after_year, after_id) (NULL: at the start);
+-- sort_key is the year (-2147483647 for none) as text.
+-- Used by: GET /api/cars?sort=year_desc. Index: cars_year_desc_id_idx.
+SELECT
+    car.*,
+    page.year_key::text AS sort_key
+FROM (
+    SELECT
+        c.id,
+        coalesce(c.year, -2147483647) AS year_key
+    FROM cars AS c
+    WHERE
+        {filters}
+        AND (coalesce(c.year, -2147483647), c.id)
+        < (coalesce(%(after_year)s::integer, 2147483647), coalesce(%(after_id)s::integer, 2147483647))
+    ORDER BY coalesce(c.year, -2147483647) DESC, c.id DESC
+    LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+) AS page
+INNER JOIN car_list_rows AS car ON page.id = car.id
+ORDER BY page.year_key DESC, page.id DESC;
+
+-- name: car_list_relevance
+-- One page of the matches of q, best match first (ts_rank of the weighted stored
+-- document: title above brand and model above description; ties: higher id first),
+-- over every match, starting after the car at (after_rank, after_id) (NULL: at the
+-- start); sort_key is the rank as text. The filters always include q.
+-- Used by: GET /api/cars?q=…&sort=relevance. Index: cars_search_document_idx.
+SELECT
+    car.*,
+    page.rank,
+    page.rank::text AS sort_key
+FROM (
+    SELECT
+        ranked.id,
+        ranked.rank
+    FROM (
+        SELECT
+            c.id,
+            ts_rank(c.search_document, car_search_query(%(q)s::text)) AS rank
+        FROM cars AS c
+        WHERE {filters}
+    ) AS ranked
+    WHERE
+        (ranked.rank, ranked.id)
+        < (coalesce(%(after_rank)s::real, 'Infinity'), coalesce(%(after_id)s::integer, 2147483647))
+    ORDER BY ranked.rank DESC, ranked.id DESC
+    LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
+) AS page
+INNER JOIN car_list_rows AS car ON page.id = car.id
+ORDER BY page.rank DESC, page.id DESC;

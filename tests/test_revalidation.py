@@ -1,0 +1,105 @@
+"""Revalidation of public reads: an ETag from the database's state on the car lists, a car, its
+images and its reviews; 304 for If-None-Match without the read's own queries; a new ETag after any
+change, made by the service or typed in psql."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from cms.db.queries import COMPOSED, QUERIES
+
+PUBLIC_READS = ("/api/cars?limit=5", "/api/cars?sort=price_asc&brand=Brand&limit=5", "/api/cars",
+                "/api/cars/{car}", "/api/cars/{car}/images", "/api/reviews/car/{car}")
+
+
+@pytest.fixture
+def car(factory):
+    seller = factory.user("seller")
+    car = factory.car(seller, title="Revalidated roadster")
+    factory.row("reviews", car_id=car["id"], user_id=factory.user()["id"], user_name="Buyer", rating=5, comment="ok")
+    factory.car(seller, title="Another")
+    return car
+
+
+def statement_names(monkeypatch):
+    """The named (or composed) queries run through psycopg while the returned list is live."""
+    names = []
+    original = psycopg.Cursor.execute
+    by_text = {item.sql: item.name for item in QUERIES.values()}
+
+    def spy(cursor, query, *args, **kwargs):
+        text = str(query)
+        names.append(by_text.get(text) or (COMPOSED[text].name if text in COMPOSED else text))
+        return original(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+    return names
+
+
+@pytest.mark.parametrize("template", PUBLIC_READS)
+def test_a_public_read_is_answered_304_to_its_own_validator_without_its_queries(template, client, car, monkeypatch):
+    path = template.format(car=car["id"])
+    first = client.get(path)
+    assert first.status_code == 200
+    assert first.headers["Cache-Control"] == "no-cache"
+    etag = first.headers["ETag"]
+    assert etag.startswith('W/"')
+
+    names = statement_names(monkeypatch)
+    again = client.get(path, headers={"If-None-Match": etag})
+
+    assert again.status_code == 304
+    assert again.get_data() == b""
+    assert (again.headers["ETag"], again.headers["Cache-Control"]) == (etag, "no-cache")
+    # The validator only, not the read's queries (the run-time settings are read at most once per
+    # cache period, not per request).
+    assert [name for name in names if name not in ("get_settings", "")] == ["data_version_current"]
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE cars SET price = price + 1 WHERE id = {car}",
+    "UPDATE users SET is_active = FALSE WHERE id = (SELECT seller_id FROM cars WHERE id = {car})",
+    "UPDATE reviews SET rating = 1 WHERE car_id = {car}",
+    "DELETE FROM car_images WHERE car_id = {car}",
+    "UPDATE settings SET discount_percent = 10, discount_label = 'Sale'",
+])
+def test_a_change_typed_in_psql_changes_every_validator(change, client, car, sql):
+    before = {template: client.get(template.format(car=car["id"])) for template in PUBLIC_READS}
+
+    sql.execute(change.format(car=car["id"]))
+
+    for template, old in before.items():
+        fresh = client.get(template.format(car=car["id"]), headers={"If-None-Match": old.headers["ETag"]})
+        assert fresh.status_code in (200, 404), template  # the seller's deactivation hides the car
+        assert fresh.headers.get("ETag") != old.headers["ETag"], template
+
+
+def test_the_service_s_own_write_is_seen_at_the_next_revalidation(client, factory, car):
+    seller_headers = factory.headers(factory.user("seller"))
+    listed = client.get("/api/cars")
+    created = client.post("/api/cars", headers=seller_headers, json={"title": "Fresh listing", "price": 5000})
+    assert created.status_code == 200
+
+    after = client.get("/api/cars", headers={"If-None-Match": listed.headers["ETag"]})
+
+    assert after.status_code == 200
+    assert created.get_json()["id"] in [item["id"] for item in after.get_json()]
+
+
+def test_a_write_to_what_no_public_read_shows_keeps_the_validators(client, factory, car, sql):
+    etag = client.get("/api/cars?limit=5").headers["ETag"]
+    buyer = factory.user()
+    login = client.post("/api/auth/login", json={"email": buyer["email"], "password": buyer["password"]})
+    assert login.status_code == 200  # a login writes last_login and the security log
+
+    assert client.get("/api/cars?limit=5", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_the_validator_names_the_base_of_image_urls_and_a_star_matches(make_app, car):
+    default = make_app().test_client()
+    elsewhere = make_app(public_base_url="https://cdn.example.com").test_client()
+    path = f"/api/cars/{car['id']}"
+
+    assert default.get(path).headers["ETag"] != elsewhere.get(path).headers["ETag"]
+    assert default.get(path, headers={"If-None-Match": "*"}).status_code == 304
