@@ -8,52 +8,51 @@ from __future__ import annotations
 
 
 class AppError(Exception):
-    """An error the client can act on; `status` is the HTTP status code."""
+    """An error the client can act on: what went wrong (`message`, `details`), not how HTTP says it
+    (cms.api.errors maps each kind to its status). A bare AppError is a request the service refuses."""
 
-    status = 400
-
-    def __init__(self, message: str, details: dict | None = None, status: int | None = None):
+    def __init__(self, message: str, details: dict | None = None):
         super().__init__(message)
         self.message = message
         self.details = details
-        if status is not None:
-            self.status = status
 
 
 class Invalid(AppError):
-    status = 400
+    """The request's data breaks a rule."""
 
 
 class Unauthorized(AppError):
-    status = 401
+    """The caller is not signed in, or its credentials are wrong."""
 
 
 class Forbidden(AppError):
-    status = 403
+    """The caller may not do this."""
 
     def __init__(self, message: str = "Forbidden", details: dict | None = None):
         super().__init__(message, details)
 
 
 class NotFound(AppError):
-    status = 404
+    """No such thing (or none the caller may see)."""
 
     def __init__(self, message: str = "Not found", details: dict | None = None):
         super().__init__(message, details)
 
 
 class Conflict(AppError):
-    status = 409
+    """The request contradicts the current state (taken email, car already sold, ...)."""
+
+
+class TooLarge(AppError):
+    """The request's body is over its limit."""
 
 
 class Unavailable(AppError):
-    status = 503
+    """The service cannot do it now (maintenance, busy); a retry later may succeed."""
 
 
 class TooManyRequests(AppError):
-    """Slow down: `retry_after` seconds until the next attempt may succeed (Retry-After header)."""
-
-    status = 429
+    """Slow down: `retry_after` seconds until the next attempt may succeed."""
 
     def __init__(self, message: str, retry_after: int):
         super().__init__(message, {"retryAfter": retry_after})

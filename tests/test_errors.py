@@ -182,3 +182,22 @@ def test_cors_origins_come_from_the_configuration(make_app):
     assert allowed.headers["Access-Control-Allow-Origin"] == "http://front.example"
     refused = client.get("/ping", headers={"Origin": "http://evil.example"})
     assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+def test_domain_errors_say_what_went_wrong_and_the_api_says_the_status():
+    """cms.errors knows nothing of HTTP; cms.api.errors names a status for every kind it defines."""
+    import inspect
+
+    from cms import errors as domain
+    from cms.api.errors import STATUS_OF_ERROR, status_of
+
+    kinds = [kind for _, kind in inspect.getmembers(domain, inspect.isclass) if issubclass(kind, domain.AppError)]
+    assert all(not hasattr(kind, "status") for kind in kinds)
+    assert sorted(kind.__name__ for kind in kinds) == sorted(kind.__name__ for kind in STATUS_OF_ERROR)
+    assert status_of(domain.Conflict("taken")) == 409
+    assert status_of(domain.TooManyRequests("slow down", retry_after=3)) == 429
+
+    class Sold(domain.Conflict):  # a finer kind takes its ancestor's status
+        pass
+
+    assert status_of(Sold("sold")) == 409

@@ -9,7 +9,7 @@ from flask_login import current_user
 from cms import db
 from cms.api.context import caller, forget_runtime_settings, runtime_settings
 from cms.api.declare import ADMIN, declare
-from cms.errors import AppError
+from cms.errors import Unavailable
 from cms.schemas.admin_ops import (
     DashboardSchema,
     NotificationsPageSchema,
@@ -42,7 +42,7 @@ def refuse_during_maintenance():
         return None
     if current_user.is_authenticated and current_user.role == "admin":
         return None
-    raise AppError(settings.maintenance_message, {"maintenance": True}, status=503)
+    raise Unavailable(settings.maintenance_message, {"maintenance": True})
 
 
 @bp.get("/security-log")

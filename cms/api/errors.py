@@ -10,7 +10,17 @@ from marshmallow import ValidationError
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from cms.errors import AppError, TooManyRequests
+from cms.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooLarge,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+)
 
 log = logging.getLogger("cms.errors")
 
@@ -38,12 +48,28 @@ def _validation_message(details: dict) -> str:
     return f"Invalid input: {fields}" if fields else "Invalid input"
 
 
+# Each kind of domain error (cms.errors) as HTTP says it; a kind not named here is its nearest
+# named ancestor's, and a bare AppError is a 400.
+STATUS_OF_ERROR: dict[type[AppError], int] = {
+    Invalid: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409, TooLarge: 413,
+    TooManyRequests: 429, Unavailable: 503, AppError: 400,
+}
+
+
+def status_of(error: AppError) -> int:
+    """The HTTP status of a domain error."""
+    for kind in type(error).__mro__:
+        if kind in STATUS_OF_ERROR:
+            return STATUS_OF_ERROR[kind]
+    return 400
+
+
 def register_error_handlers(app: Flask) -> None:
     """Every error leaves the service as JSON `{error, details?}`; never HTML, never a trace."""
 
     @app.errorhandler(AppError)
     def handle_app_error(error: AppError):
-        response, status = error_response(error.status, error.message, error.details)
+        response, status = error_response(status_of(error), error.message, error.details)
         if isinstance(error, TooManyRequests):
             response.headers["Retry-After"] = str(error.retry_after)
         return response, status

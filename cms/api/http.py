@@ -7,7 +7,7 @@ from marshmallow import Schema
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
-from cms.errors import AppError, Invalid
+from cms.errors import Invalid, TooLarge
 from cms.schemas.fields import parse_id
 
 # The largest legitimate JSON body is a profile with an inline avatar (a data: URL of at most
@@ -24,7 +24,7 @@ def load_json(schema: Schema, *, partial: bool | None = None) -> dict:
     app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
     limit = min(JSON_MAX_BYTES, app_limit) if app_limit else JSON_MAX_BYTES
     request.max_content_length = limit
-    too_large = AppError(f"Request body too large (limit {limit} bytes)", status=413)
+    too_large = TooLarge(f"Request body too large (limit {limit} bytes)")
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
