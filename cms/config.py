@@ -74,6 +74,8 @@ class Settings:
     env: str = "production"
     database_url: str = ""
     port: int = 4000
+    web_workers: int = 2  # worker processes of `python -m cms.server`
+    web_threads: int = 4  # Python threads per worker that run requests
     host: str = ""  # HOST; empty: `cms serve` binds 127.0.0.1, `python -m cms.server` (production) 0.0.0.0
     jwt_secret: str = ""
     jwt_expires_in: int = 24 * 3600
@@ -131,6 +133,8 @@ def load_settings(dotenv_path: str | None = None) -> Settings:
         env=os.environ.get("APP_ENV", "production").strip().lower() or "production",
         database_url=os.environ.get("DATABASE_URL", "").strip(),
         port=_int("PORT", 4000, minimum=1, maximum=65535),
+        web_workers=_int("WEB_WORKERS", 2, minimum=1, maximum=64),
+        web_threads=_int("WEB_THREADS", 4, minimum=1, maximum=256),
         host=os.environ.get("HOST", "").strip(),
         jwt_secret=os.environ.get("JWT_SECRET", ""),
         jwt_expires_in=_int("JWT_EXPIRES_IN", 24 * 3600, minimum=60),

@@ -331,16 +331,21 @@ def check_can_start() -> Settings:
 
 
 def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
-    """Options of `python -m cms.server`; defaults from HOST (else every interface), PORT,
-    WEB_WORKERS and WEB_THREADS, read after .env."""
-    from dotenv import load_dotenv
+    """Options of `python -m cms.server`; their defaults are the settings HOST (else every
+    interface), PORT, WEB_WORKERS and WEB_THREADS (cms.config, which reads .env). An invalid
+    setting is one line and exit status 1."""
+    from cms.config import ConfigError, load_settings
 
-    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"cms: cannot start: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
     parser = argparse.ArgumentParser(prog="python -m cms.server", description="Serve the CMS with granian.")
-    parser.add_argument("--host", default=os.environ.get("HOST", "").strip() or "0.0.0.0")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "4000")))
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
+    parser.add_argument("--host", default=settings.host or "0.0.0.0")
+    parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument("--workers", type=int, default=settings.web_workers)
+    parser.add_argument("--threads", type=int, default=settings.web_threads)
     return parser.parse_args(argv)
 
 

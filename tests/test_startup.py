@@ -106,6 +106,14 @@ def test_the_server_exits_with_one_clear_line_when_it_cannot_start(empty_databas
     assert expected in output
 
 
+@pytest.mark.parametrize("setting", ["PORT", "WEB_WORKERS", "WEB_THREADS"])
+def test_a_setting_of_the_server_that_is_not_a_number_is_one_line_and_status_1(database_url, setting):
+    env = {**server_environment(database_url), setting: "abc"}
+    result = run_bounded([sys.executable, "-m", "cms.server", "--host", "127.0.0.1"], env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"cms: cannot start: {setting} must be a whole number, got 'abc'"
+
+
 def test_a_worker_that_cannot_boot_stops_the_server_instead_of_being_respawned(empty_database):
     """Past the start-up checks (skipped here), a worker that exits before it has loaded the app ends
     the server with status 3 and a line naming it, however many times killed workers are respawned."""

@@ -60,8 +60,8 @@ def _dev_jwt_secret() -> str:
 
 
 @click.command("serve")
-@click.option("--workers", default=2, show_default=True)
-@click.option("--threads", default=4, show_default=True)
+@click.option("--workers", type=int, help="Worker processes (default: WEB_WORKERS, 2).")
+@click.option("--threads", type=int, help="Threads per worker (default: WEB_THREADS, 4).")
 @click.option("--no-seed", is_flag=True, help="Do not load seed.sql.")
 def serve(workers: int, threads: int, no_seed: bool) -> None:
     """Find a database, migrate and seed it, then serve with granian (cms.server) on PORT (default 4000)."""
@@ -83,4 +83,5 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
     host = current.host or DEVELOPMENT_HOST
     shown = "localhost" if host == DEVELOPMENT_HOST else host
     click.echo(f"serving on http://{shown}:{current.port}")
-    server.main(["--host", host, "--port", str(current.port), "--workers", str(workers), "--threads", str(threads)])
+    server.main(["--host", host, "--port", str(current.port), "--workers", str(workers or current.web_workers),
+                 "--threads", str(threads or current.web_threads)])
