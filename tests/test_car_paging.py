@@ -150,6 +150,22 @@ def test_a_cursor_signed_with_another_secret_is_a_400(client, make_app, showroom
     assert response.get_json()["error"].startswith("Invalid cursor")
 
 
+def test_a_value_signed_with_the_same_secret_for_another_purpose_is_not_a_cursor(client, app, showroom):
+    """The cursor key is derived for cursors alone (itsdangerous' salt)."""
+    from itsdangerous import URLSafeSerializer
+
+    from cms.services.cars import list_filters
+    from cms.services.cursors import filters_digest
+
+    secret = app.config["CMS_SETTINGS"].jwt_secret
+    document = ["newest", None, 1, filters_digest(list_filters({}))]
+    other_purpose = URLSafeSerializer(secret, salt="something-else").dumps(document)
+
+    response = client.get("/api/cars", query_string={"limit": 2, "cursor": other_purpose})
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("Invalid cursor")
+
+
 def test_a_full_last_page_links_to_an_empty_page(client, factory):
     seller = factory.user("seller")
     for _ in range(2):
