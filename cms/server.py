@@ -1,11 +1,12 @@
-"""How the service is served: granian's WSGI interface (issue 13), `python -m cms.server`.
+"""How the service is served: granian (`python -m cms.server`), through its ASGI interface.
 
-Why granian: gunicorn's threaded workers gave each connection a Python thread while it read the
-request's headers, so ten clients that never finished their headers took the service down.
-granian reads and buffers requests in its Rust HTTP layer, and a Python thread only ever sees a
-complete request: hundreds of slow or silent connections cost sockets, not threads. A connection
-has HEADER_READ_TIMEOUT_MS to deliver a request's headers, whether it is new or idle between
-keep-alive requests; then granian closes it. The measurements are in the README ("Serving").
+Why granian: its Rust HTTP layer reads and buffers each request's headers, so slow or silent
+connections cost sockets, not Python threads. A connection has HEADER_READ_TIMEOUT_MS to deliver
+a request's headers, whether it is new or idle between keep-alive requests; then granian closes
+it. Why ASGI: the request body and the answer are handled by each worker's event loop
+(cms/asgi.py), so that a client sending its body slowly, or never reading the answer, holds no
+thread either; Flask runs on a thread pool for complete requests. The measurements are in the
+README ("Serving").
 
 What CmsServer changes in granian's process manager (granian.server.MPServer, 2.8.9), so that
 workers die and come back the way they did under gunicorn's master:
