@@ -119,21 +119,30 @@ def environ_of(scope: dict, body) -> dict:
         query = scope["query_string"]
         environ["RAW_URI"] = (raw_path + (b"?" + query if query else b"")).decode("latin-1")
     for name, value in scope["headers"]:
+        if b"_" in name:  # X_Forwarded_For would pass for X-Forwarded-For: dropped, as gunicorn does
+            continue
         key = name.decode("latin-1").upper().replace("-", "_")
         if key == "CONTENT_TYPE" or key == "CONTENT_LENGTH":
             environ[key] = value.decode("latin-1")
             continue
         key = "HTTP_" + key
         value = value.decode("latin-1")
-        environ[key] = f"{environ[key]},{value}" if key in environ else value
+        if key in environ:  # repeated: one value, joined as RFC 9110 says (cookies with "; ")
+            value = f"{environ[key]}{'; ' if key == 'HTTP_COOKIE' else ','}{value}"
+        environ[key] = value
     return environ
 
 
-def _declares_a_body(headers: list) -> bool:
+def _declared_body(headers: list) -> tuple[bool, int | None]:
+    """Whether the request has a body, and its Content-Length when it says one."""
+    declares, length = False, None
     for name, value in headers:
-        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"0", b"")):
-            return True
-    return False
+        if name == b"transfer-encoding":
+            declares = True
+        elif name == b"content-length" and value.strip() not in (b"0", b""):
+            declares = True
+            length = int(value) if value.strip().isdigit() else None
+    return declares, length
 
 
 class WsgiOverAsgi:
@@ -150,38 +159,54 @@ class WsgiOverAsgi:
         if scope["type"] != "http":
             return
         body, complete = _EmptyBody(), True
-        if _declares_a_body(scope["headers"]):
-            body, complete = await self._read_body(receive)
+        declares, declared_length = _declared_body(scope["headers"])
+        if declares:
+            body, complete = await self._read_body(receive, declared_length)
         loop = asyncio.get_running_loop()
         status, headers, chunks, more = await loop.run_in_executor(self.threads, self._start, scope, body)
         if not complete:
             headers.append((b"connection", b"close"))  # the body's rest was never read
+        gone = pending = None
         try:
             await self._send(send, {"type": "http.response.start", "status": status, "headers": headers})
             if more is None and len(chunks) == 1 and len(chunks[0]) <= SEND_PIECE:  # most answers
                 await self._send(send, {"type": "http.response.body", "body": chunks[0]})
                 return
+            if more is not None:
+                # granian drops what is sent to a client that has left without saying so; only
+                # receive() tells: a stream stops making chunks as soon as it does.
+                gone = asyncio.ensure_future(_disconnected(receive))
             for chunk in chunks:
                 await self._send_body(send, chunk)
-            while more is not None:
+            while more is not None and not gone.done():
+                pending = self.threads.submit(next, more, None)
                 try:
-                    chunk = await loop.run_in_executor(self.threads, next, more, None)
+                    chunk = await asyncio.wrap_future(pending)
                 except Exception as error:  # noqa: BLE001 - e.g. the database went away mid-list
                     log.error("streamed answer cut short: %s: %s", type(error).__name__, one_line(str(error)))
                     return
                 if chunk is None:
-                    more = None
                     break
                 await self._send_body(send, chunk)
+            else:
+                if more is not None:
+                    return  # the client left: no last chunk
             await send({"type": "http.response.body", "body": b""})
         except _ClientGone:
             return  # returning before the last message drops the connection mid-body
         finally:
+            if gone is not None:
+                gone.cancel()
             if more is not None:
-                await loop.run_in_executor(self.threads, _close, more)
+                if pending is not None and not pending.done():  # cancelled while a chunk is made
+                    pending.add_done_callback(lambda _: self.threads.submit(more.close))
+                else:
+                    await loop.run_in_executor(self.threads, more.close)
 
-    async def _read_body(self, receive):
+    async def _read_body(self, receive, declared_length: int | None):
         """The request body as a file for wsgi.input, and whether it arrived whole."""
+        if declared_length is not None and declared_length > self.max_request_bytes:
+            return _RefusedBody(RequestEntityTooLarge()), False  # refused before a byte of it is read
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.body_timeout
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
@@ -220,23 +245,25 @@ class WsgiOverAsgi:
             started[:] = [status, headers]
             return _no_write
 
+        result = None
         try:
             result = self.wsgi_app(environ_of(scope, body), start_response)
             iterator = iter(result)
             # Two steps here: a generator calls start_response on its first, and a body that is not
             # streamed has ended by the second, so that most answers need one trip to a thread.
             chunks = [chunk for chunk in (next(iterator, None), next(iterator, None)) if chunk is not None]
-            if len(chunks) < 2:
-                _close(result)
-                more = None
-            else:
-                more = _Remaining(result, iterator)
+            status, headers = started
+            answer = (int(status.split(" ", 1)[0]),
+                      [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers],
+                      chunks, None if len(chunks) < 2 else _Remaining(result, iterator))
+        except BaseException:
+            _close(result)
+            raise
         finally:
             body.close()
-        status, headers = started
-        return (int(status.split(" ", 1)[0]),
-                [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers],
-                chunks, more)
+        if answer[3] is None:
+            _close(result)
+        return answer
 
     async def _send_body(self, send, chunk: bytes) -> None:
         for start in range(0, len(chunk), SEND_PIECE):
@@ -264,7 +291,14 @@ class _Remaining:
         return self
 
     def close(self) -> None:
-        _close(self.iterable)
+        iterable, self.iterable = self.iterable, None  # once
+        _close(iterable)
+
+
+async def _disconnected(receive) -> None:
+    """Returns when the client has closed the connection (after the request body was read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _close(iterable) -> None:

@@ -93,6 +93,8 @@ HEADER_READ_TIMEOUT_MS = 10_000
 WORKERS_KILL_TIMEOUT = 20
 # Workers killed in a row before any worker became ready: the server gives up.
 MAX_UNREADY_DEATHS = 10
+# Seconds after the app has given up on a client that takes nothing that the kernel drops its connection.
+KERNEL_MARGIN_SECONDS = 10
 # Exit status of the server when a worker cannot boot (gunicorn's WORKER_BOOT_ERROR).
 BOOT_FAILURE = 3
 # granian's own lines in the service's log format and escaping (cms/logging_setup.py), on stderr.
@@ -203,9 +205,12 @@ class CmsServer(MPServer):
             listener.set_inheritable(True)
             # Accepted connections inherit it: the kernel drops a connection whose client has taken
             # nothing of what was sent (or acknowledged nothing) for that long. The app gives up on
-            # such a client at the same time (cms/asgi.py), but only the kernel can take back the
-            # socket and the answer's bytes already queued in it.
-            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(self.stall_timeout * 1000))
+            # such a client first (cms/asgi.py, after stall_timeout); only the kernel can take back
+            # the socket and the answer's bytes already queued in it. The margin is for a reader
+            # that is slow but steady: on loopback (64 KB segments) a small receive window can
+            # keep the kernel probing a zero window while bytes still flow.
+            user_timeout_ms = int((self.stall_timeout + KERNEL_MARGIN_SECONDS) * 1000)
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, user_timeout_ms)
             self._slots.append((holder, listener))
 
     def _drop_shared_socket(self):
