@@ -183,7 +183,10 @@ class CmsServer(MPServer):
     def _after_fork_in_worker(self) -> None:
         """Right after the fork, before any Python code of the worker: SIGTERM and SIGINT take their
         defaults (a booting worker stops at once; granian installs its own handlers once the app is
-        loaded), and the main loop's pipe is closed."""
+        loaded), and the main loop's pipe is closed. Only in a child of the main process: the hook
+        is inherited, and in a process a worker forks those descriptor numbers may be others."""
+        if os.getppid() != self.pid:
+            return
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         self.main_loop_interrupt.forget_in_child()
