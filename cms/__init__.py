@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cms import auth, db
 from cms.api import errors
+from cms.api.blueprints import register_blueprints
 from cms.api.car_detail_lane import CarDetailLane
 from cms.api.cors import init_cors
 from cms.api.envelope import register_envelope
@@ -64,7 +65,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     if worker is not None:
         app.extensions["cms.outbox_worker"] = worker
     register_envelope(app)
-    _register_blueprints(app)
+    register_blueprints(app)
     return app
 
 
@@ -87,27 +88,3 @@ class _App(Flask):
             except TypeError:  # not weakly referenceable: asked again next time
                 pass
         return runnable
-
-
-def _register_blueprints(app: Flask) -> None:
-    from cms.api import (
-        admin,
-        admin_cars,
-        admin_ops,
-        cars,
-        favorites,
-        health,
-        images,
-        inquiries,
-        openapi,
-        payments,
-        reviews,
-        seller,
-        seller_inquiries,
-        users,
-    )
-    from cms.api import auth as auth_api
-
-    for module in (health, admin_ops, auth_api, users, cars, images, favorites, inquiries, reviews,
-                   seller, seller_inquiries, admin, admin_cars, payments, openapi):
-        app.register_blueprint(module.bp)

@@ -244,13 +244,13 @@ def document_for(app: Flask) -> dict:
 
 def routes_app() -> Flask:
     """A bare app with the service's blueprints (no database): its url_map is the real one."""
-    from cms import _register_blueprints
+    from cms.api.blueprints import register_blueprints
     from cms.api.http import IdConverter
 
     app = Flask("cms_routes")
     app.url_map.strict_slashes = False
     app.url_map.converters["id"] = IdConverter
-    _register_blueprints(app)
+    register_blueprints(app)
     return app
 
 

@@ -218,7 +218,7 @@ def test_every_protected_operation_answers_401_without_a_token_and_public_ones_d
 
 def test_the_document_is_served_at_api_openapi_json(client, app):
     response = client.get("/api/openapi.json")
-    assert response.status_code == 200, "register cms.api.openapi.bp in cms/__init__.py _register_blueprints"
+    assert response.status_code == 200, "register cms.api.openapi.bp in cms/api/blueprints.py"
     served = response.get_json()
     assert served["openapi"].startswith("3.")
     assert served == build_document(app)
