@@ -65,6 +65,7 @@ is one clear line and status 1, as under gunicorn's `on_starting`.
 from __future__ import annotations
 
 import argparse
+import importlib
 import multiprocessing
 import os
 import select
@@ -74,7 +75,6 @@ import struct
 import sys
 from functools import partial
 
-from granian._internal import load_target
 from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
@@ -151,7 +151,8 @@ class Wakeup:
 def _load_app(ready_fd: int, threads: int, target: str) -> WsgiOverAsgi:
     """In a new worker: load the WSGI app, serve it over ASGI on `threads` threads (with the
     client time limits of its settings, when it is the CMS app), report ready."""
-    wsgi_app = load_target(target)
+    module_name, _, attribute = target.partition(":")
+    wsgi_app = getattr(importlib.import_module(module_name), attribute or "app")
     settings = getattr(wsgi_app, "config", {}).get("CMS_SETTINGS") or Settings()
     app = WsgiOverAsgi(wsgi_app, threads=threads, max_request_bytes=settings.max_request_bytes,
                        body_timeout=settings.request_body_timeout,

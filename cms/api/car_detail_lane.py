@@ -1,4 +1,4 @@
-"""GET /api/cars/:id for anonymous callers, answered beneath Flask (issue 14: the hottest read).
+"""GET /api/cars/:id for anonymous callers, answered beneath Flask (the hottest read of the service).
 
 The route itself (cms/api/cars.py, get_car) stays the one that says what the answer is; this lane
 sends the same answer for the common case without Flask's per-request machinery (request and

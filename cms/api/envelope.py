@@ -11,7 +11,6 @@ import time
 from secrets import token_hex
 
 from flask import Flask, g, request
-from flask_cors.core import ACL_ORIGIN
 from werkzeug.http import parse_accept_header
 
 from cms.raw_request import check_request_size
@@ -69,7 +68,7 @@ def register_envelope(app: Flask) -> None:
         _compress(response, req)
         request_id = state.get("request_id", "")
         # flask-cors answered an error itself (its exception handlers): its CORS headers stay.
-        cors_done = ACL_ORIGIN in headers
+        cors_done = "Access-Control-Allow-Origin" in headers
         for name, value in outgoing_headers(app, req.environ, request_id):
             if not name.startswith("Access-Control-") and not (name == "Vary" and value == "Origin"):
                 headers[name] = value

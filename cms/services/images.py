@@ -6,8 +6,8 @@ JPEG, PNG or WebP as decoded (the file name and declared type are not trusted); 
 each; each side between 100 and 10000 px; at most 10 images per car. Stored as JPEG fitting
 inside 1920×1080. Any violation names the file and the rule, and nothing is stored.
 
-Decoding (issue 13): a 389 KB PNG of 10000×10000 px took a worker to 1.7 GB under Pillow, which
-decodes the whole image before shrinking it. libvips (pyvips with its binary wheel) shrinks while
+Decoding: an image library that decodes the whole image before shrinking it (Pillow) takes a worker
+to 1.7 GB for a 389 KB PNG of 10000×10000 px. libvips (pyvips with its binary wheel) shrinks while
 it decodes (`thumbnail_buffer`: shrink-on-load for JPEG and WebP, streaming for PNG), so memory
 stays near the output size; bench/images.py measures both. The image is turned upright by its
 EXIF orientation and saved with no metadata at all (EXIF with GPS positions, XMP, ICC, comments).

@@ -1,4 +1,4 @@
-"""Who may do what with a listing: rules the security review found missing (issue 13).
+"""Who may do what with a listing: who may see, change, sell or buy a car in each of its states.
 
 Plain functions over a car row and the caller's id and role; no Flask, so services and
 blueprints alike call them and a test can call them directly. Each raises a domain error.
