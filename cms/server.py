@@ -74,6 +74,7 @@ import socket
 import struct
 import sys
 from functools import partial
+from typing import NoReturn
 
 from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
@@ -324,33 +325,39 @@ def build_server(*, host: str, port: int, workers: int, threads: int, target: st
     )
 
 
-def check_can_start() -> Settings:
-    """Settings and database checked once, before any worker starts: a bad start is one clear line
-    (`cms: cannot start: …`) and exit status 1, not a worker failing to boot. Returns the settings."""
-    from cms.config import ConfigError, load_settings, validate, validate_for_serving
-    from cms.db import StartupError, open_pool
-
-    try:
-        settings = validate(load_settings())
-        validate_for_serving(settings)
-        open_pool(settings.with_overrides(pool_min_size=1, pool_max_size=1)).close()
-    except (StartupError, ConfigError) as error:
-        print(f"cms: cannot start: {error}", file=sys.stderr, flush=True)
-        sys.exit(1)
-    return settings
+def _cannot_start(error: Exception) -> NoReturn:
+    print(f"cms: cannot start: {error}", file=sys.stderr, flush=True)
+    sys.exit(1)
 
 
-def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
-    """Options of `python -m cms.server`; their defaults are the settings HOST (else every
-    interface), PORT, WEB_WORKERS and WEB_THREADS (cms.config, which reads .env). An invalid
-    setting is one line and exit status 1."""
+def settings_or_exit() -> Settings:
+    """The settings (environment, then .env); an invalid one is one line and exit status 1."""
     from cms.config import ConfigError, load_settings
 
     try:
-        settings = load_settings()
+        return load_settings()
     except ConfigError as error:
-        print(f"cms: cannot start: {error}", file=sys.stderr, flush=True)
-        sys.exit(1)
+        _cannot_start(error)
+
+
+def check_can_start(settings: Settings) -> None:
+    """Settings and database checked once, before any worker starts: a bad start is one clear line
+    (`cms: cannot start: …`) and exit status 1, not a worker failing to boot."""
+    from cms.config import ConfigError, validate, validate_for_serving
+    from cms.db import StartupError, open_pool
+
+    try:
+        settings = validate(settings)
+        validate_for_serving(settings)
+        open_pool(settings.with_overrides(pool_min_size=1, pool_max_size=1)).close()
+    except (StartupError, ConfigError) as error:
+        _cannot_start(error)
+
+
+def parse_options(argv: list[str] | None = None, settings: Settings | None = None) -> argparse.Namespace:
+    """Options of `python -m cms.server`; their defaults are the settings HOST (else every
+    interface), PORT, WEB_WORKERS and WEB_THREADS."""
+    settings = settings or settings_or_exit()
     parser = argparse.ArgumentParser(prog="python -m cms.server", description="Serve the CMS with granian.")
     parser.add_argument("--host", default=settings.host or "0.0.0.0")
     parser.add_argument("--port", type=int, default=settings.port)
@@ -361,8 +368,9 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m cms.server`: check settings and database, then serve until SIGTERM/SIGINT."""
-    options = parse_options(argv)
-    settings = check_can_start()
+    settings = settings_or_exit()
+    options = parse_options(argv, settings)
+    check_can_start(settings)
     build_server(host=options.host, port=options.port, workers=options.workers, threads=options.threads,
                  stall_timeout=settings.response_stall_timeout).serve()
 
