@@ -6,6 +6,7 @@ import json
 import string
 
 import pytest
+from support.app import fail_after
 
 from cms.services import audit, passwords
 
@@ -189,13 +190,7 @@ def test_create_seller_is_forbidden_to_buyers_and_sellers(client, factory, sql, 
 
 def test_a_failing_seller_creation_leaves_neither_seller_nor_audit_row(client, factory, sql, monkeypatch):
     admin = factory.user("admin")
-    real = audit.record
-
-    def record_then_fail(*args, **kwargs):
-        real(*args, **kwargs)
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr(audit, "record", record_then_fail)
+    fail_after(monkeypatch, audit, "record", RuntimeError("disk full"))
     response = client.post(SELLERS, json=SELLER, headers=factory.headers(admin))
 
     assert response.status_code == 500

@@ -7,7 +7,7 @@ import time
 
 import psycopg
 import pytest
-from support.app import error_of
+from support.app import error_of, fail_after
 
 from cms.services import audit
 
@@ -195,13 +195,7 @@ def test_create_user_refuses_a_body_that_is_not_a_json_object(client, factory, d
 
 def test_a_failing_user_creation_leaves_neither_user_nor_audit_row(client, factory, sql, monkeypatch):
     admin = factory.user("admin")
-    real = audit.record
-
-    def record_then_fail(*args, **kwargs):
-        real(*args, **kwargs)
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr(audit, "record", record_then_fail)
+    fail_after(monkeypatch, audit, "record", RuntimeError("disk full"))
     response = client.post(USERS, json=NEW_USER, headers=factory.headers(admin))
 
     assert response.status_code == 500
@@ -418,13 +412,7 @@ def test_patch_with_a_bad_path_id_is_400(client, factory, user_id):
 def test_a_failing_update_leaves_the_user_unchanged_and_no_audit_row(client, factory, sql, monkeypatch):
     admin = factory.user("admin")
     buyer = factory.user("user")
-    real = audit.record
-
-    def record_then_fail(*args, **kwargs):
-        real(*args, **kwargs)
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr(audit, "record", record_then_fail)
+    fail_after(monkeypatch, audit, "record", RuntimeError("disk full"))
     response = client.patch(f"{USERS}/{buyer['id']}", json={"isActive": False}, headers=factory.headers(admin))
 
     assert response.status_code == 500

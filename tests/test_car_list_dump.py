@@ -175,14 +175,26 @@ def test_the_total_count_is_exact_up_to_its_cap(query, total, capped, page, clie
     assert response.headers.get("X-Total-Count-Capped") == ("true" if capped else None)
 
 
-def test_the_real_cap_is_a_hundred_matches():
+def test_the_service_counts_a_hundred_matches_and_no_more(client, factory, sql):
     # The count must cost less than the page (README, "Routes"): 101 rows of cars, where 1,001 cost
     # four pages at 10k (bench generic-plan table).
-    assert cars_repo.COUNT_CAP == 100
-    assert cars_repo.count_cap(q=None, limit=20, offset=0) == 100
-    assert cars_repo.count_cap(q=None, limit=20, offset=2000) == 2020
-    assert cars_repo.count_cap(q="sunroof", limit=20, offset=40) == 60
-    assert cars_repo.count_cap(q=None, limit=None, offset=0) is None
+    seller = factory.user("seller")
+    sql.execute(
+        "INSERT INTO cars (title, price, description, seller_id, status, brand, model, year, fuel_type)"
+        " SELECT 'Sunroof car ' || n, 10000 + n, 'A fine car', %s, 'available', 'Brand', 'Model', 2020,"
+        " 'Gasoline' FROM generate_series(1, 105) AS n",
+        (seller["id"],),
+    )
+
+    first = client.get("/api/cars?limit=20")
+    near_the_end = client.get("/api/cars?limit=20&offset=90")
+    search = client.get("/api/cars?q=sunroof&limit=20&offset=40")
+
+    assert (first.headers["X-Total-Count"], first.headers.get("X-Total-Count-Capped")) == ("100", "true")
+    assert (near_the_end.headers["X-Total-Count"], near_the_end.headers.get("X-Total-Count-Capped")) == ("105", None)
+    assert len(near_the_end.get_json()) == 15
+    # A search counts only up to the end of the page asked for.
+    assert (search.headers["X-Total-Count"], search.headers.get("X-Total-Count-Capped")) == ("60", "true")
 
 
 def test_the_capped_header_is_readable_by_the_browser(client, factory, cap_of_three):

@@ -4,50 +4,16 @@ the per-process delivery thread, and the start-up warning when Telegram is off."
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import threading
 import time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
+from support.fake_telegram import TOKEN, FakeTelegram
 
 from cms.services import notifications
-
-TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
-
-
-class FakeTelegram:
-    """Accepts every sendMessage call on 127.0.0.1 and remembers the texts."""
-
-    def __init__(self):
-        self.texts: list[str] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):  # noqa: N802 - http.server naming
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.texts.append(body["text"])
-                payload = json.dumps({"ok": True, "result": {"message_id": len(fake.texts)}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -113,17 +79,17 @@ def test_the_web_process_thread_delivers_a_new_inquiry_to_telegram(make_app, fac
                                           json={"carId": car["id"], "message": "Still available?"})
         assert response.status_code == 200
         deadline = time.monotonic() + 10
-        while not fake_telegram.texts and time.monotonic() < deadline:
+        while not fake_telegram.received and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(fake_telegram.texts) == 1
-        assert "Lunar Lucid Sedan" in fake_telegram.texts[0] and "Bella Buyer" in fake_telegram.texts[0]
+        assert len(fake_telegram.received) == 1
+        assert "Lunar Lucid Sedan" in fake_telegram.received[0] and "Bella Buyer" in fake_telegram.received[0]
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             row = sql.execute("SELECT status, telegram_message_id FROM notification_outbox").fetchone()
             if row["status"] == "sent":
                 break
             time.sleep(0.05)
-        assert row == {"status": "sent", "telegram_message_id": 1}
+        assert row == {"status": "sent", "telegram_message_id": 1001}
     finally:
         stop.set()
         thread.join(timeout=10)

@@ -1,67 +1,17 @@
 """The notification outbox: workers, retries, attempts, a fake Telegram on 127.0.0.1."""
 
-import json
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
+from support.fake_telegram import TOKEN, FakeTelegram
 
 from cms.config import Settings
 from cms.repositories import outbox as outbox_repo
 from cms.services import outbox
-
-TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
-
-
-class FakeTelegram:
-    """A Telegram Bot API stand-in whose behaviour per request comes from `plan(n, text)`."""
-
-    def __init__(self, plan):
-        self.plan = plan
-        self.received: list[str] = []
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with fake.lock:
-                    number = len(fake.received) + 1
-                    fake.received.append(body["text"])
-                mode = fake.plan(number, body["text"])
-                if mode == "hang":
-                    time.sleep(2)
-                    mode = "ok"
-                if mode == "error":
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                payload = b"<html>not json</html>" if mode == "malformed" else json.dumps(
-                    {"ok": mode == "ok", "result": {"message_id": 1000 + number}, "description": "Bad Request"}
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def client(self, timeout=5.0):
-        return outbox.TelegramClient(self.url, TOKEN, "42", timeout=timeout)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import threading
 
 import psycopg
 import pytest
+from support.app import car_row, order_row
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ORDER_KEYS = {"id", "carId", "buyerId", "sellerId", "finalPrice", "status", "documents", "createdAt", "updatedAt"}
@@ -20,14 +21,6 @@ def make_order(factory, car, buyer, *, status="pending_payment", **columns):
         "orders", car_id=car["id"], buyer_id=buyer["id"], seller_id=car["seller_id"],
         final_price=car["price"], status=status, documents=[], **columns,
     )
-
-
-def order_row(sql, order_id):
-    return sql.execute("SELECT * FROM orders WHERE id = %s", (order_id,)).fetchone()
-
-
-def car_row(sql, car_id):
-    return sql.execute("SELECT * FROM cars WHERE id = %s", (car_id,)).fetchone()
 
 
 @pytest.fixture

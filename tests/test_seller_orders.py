@@ -6,6 +6,7 @@ import re
 import threading
 
 import pytest
+from support.app import car_row, order_row
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ORDER_KEYS = {"id", "carId", "buyerId", "sellerId", "finalPrice", "status", "documents", "createdAt", "updatedAt"}
@@ -26,14 +27,6 @@ def make_order(factory, car, buyer, *, status="draft", final_price=None, **colum
         final_price=final_price if final_price is not None else car["price"], status=status,
         documents=columns.pop("documents", []), **columns,
     )
-
-
-def order_row(sql, order_id):
-    return sql.execute("SELECT * FROM orders WHERE id = %s", (order_id,)).fetchone()
-
-
-def car_row(sql, car_id):
-    return sql.execute("SELECT * FROM cars WHERE id = %s", (car_id,)).fetchone()
 
 
 @pytest.fixture

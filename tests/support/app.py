@@ -100,6 +100,32 @@ class Factory:
         return self.conn.execute(statement, params).fetchone()
 
 
+def fetch_row(conn: psycopg.Connection, table: str, row_id: int) -> dict | None:
+    """The row of `table` with this id as it is now (None when there is none)."""
+    statement = pgsql.SQL("SELECT * FROM {} WHERE id = %s").format(pgsql.Identifier(table))
+    return conn.execute(statement, (row_id,)).fetchone()
+
+
+def order_row(conn: psycopg.Connection, order_id: int) -> dict | None:
+    return fetch_row(conn, "orders", order_id)
+
+
+def car_row(conn: psycopg.Connection, car_id: int) -> dict | None:
+    return fetch_row(conn, "cars", car_id)
+
+
+def fail_after(monkeypatch, module, name: str, error: Exception) -> None:
+    """Make `module.name` do its work and then raise `error`: a fault after a write inside a
+    transaction, for tests that check the whole transaction is rolled back."""
+    real = getattr(module, name)
+
+    def run_then_fail(*args, **kwargs):
+        real(*args, **kwargs)
+        raise error
+
+    monkeypatch.setattr(module, name, run_then_fail)
+
+
 class OutboxMessages:
     """The texts queued in notification_outbox, oldest first."""
 
