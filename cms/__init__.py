@@ -7,8 +7,8 @@ import weakref
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from cms import auth, db
-from cms.api import errors
+from cms import db
+from cms.api import errors, login
 from cms.api.blueprints import register_blueprints
 from cms.api.car_detail_lane import CarDetailLane
 from cms.api.cors import init_cors
@@ -59,7 +59,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     init_cors(app, settings.cors_origins)
 
     db.init_app(app, pool or db.open_pool(settings), db.open_replicas(settings))
-    auth.init_app(app)
+    login.init_app(app)
     errors.register_error_handlers(app)
     worker = outbox.start_worker_thread(settings)
     if worker is not None:

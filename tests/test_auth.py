@@ -13,8 +13,10 @@ import pytest
 from support.app import TEST_JWT_SECRET, atob_payload
 from support.databases import LEGACY_HASH, LEGACY_PASSWORD
 
-from cms import auth
+from cms.api import tokens
+from cms.api.tokens import issue_token
 from cms.repositories import users as users_repo
+from cms.services.passwords import check_password, hash_password
 
 TOKEN_KEYS = {"id", "role", "email", "iat", "exp"}
 
@@ -64,7 +66,7 @@ def test_register_creates_the_account_and_returns_user_and_token(client, sql, ro
     row = sql.execute("SELECT * FROM users WHERE id = %s", (user["id"],)).fetchone()
     assert row["role"] == role and row["email"] == "Nina@Example.com"
     assert row["password_hash"].startswith("$2b$10$")
-    assert auth.check_password("secret123", row["password_hash"])
+    assert check_password("secret123", row["password_hash"])
     payload = atob_payload(body["token"])
     assert payload["id"] == user["id"] and payload["role"] == role
 
@@ -218,7 +220,7 @@ def test_token_payloads_stay_readable_by_atob_whatever_the_email(client, app):
     emails = [f"{'x' * shift}{chars}@example.com" for shift in range(3) for chars in ("~?~?", "??~~", "a~b?c")]
     with app.app_context():
         for index, email in enumerate(emails, start=1):
-            token = auth.issue_token({"id": index, "role": "user", "email": email})
+            token = issue_token({"id": index, "role": "user", "email": email})
             assert atob_payload(token)["email"] == email
     response = register(client, email="t~i?lde@example.com")
     assert response.status_code == 200
@@ -288,9 +290,9 @@ def test_a_token_expires_after_the_configured_lifetime(client, factory, app, mon
             def now(cls, tz=None):
                 return dt.datetime.now(tz) - ago
 
-        monkeypatch.setattr(auth, "dt", SimpleNamespace(datetime=Clock, UTC=dt.UTC))
+        monkeypatch.setattr(tokens, "dt", SimpleNamespace(datetime=Clock, UTC=dt.UTC))
         with app.app_context():
-            return auth.issue_token(user)
+            return issue_token(user)
 
     fresh_enough = token_issued(lifetime - dt.timedelta(minutes=1))
     too_old = token_issued(lifetime + dt.timedelta(minutes=1))
@@ -375,13 +377,12 @@ def test_a_demoted_admins_token_loses_admin_rights(client, factory, sql):
 
 
 def test_new_passwords_are_hashed_with_bcrypt_cost_10_or_more(app):
-    with app.app_context():
-        hashed = auth.hash_password("secret123")
+    hashed = hash_password("secret123", app.config["CMS_SETTINGS"].bcrypt_rounds)
     assert hashed.startswith("$2b$")
     assert int(hashed.split("$")[2]) >= 10
-    assert auth.check_password("secret123", hashed)
-    assert not auth.check_password("secret124", hashed)
-    assert not auth.check_password("secret123", None)
+    assert check_password("secret123", hashed)
+    assert not check_password("secret124", hashed)
+    assert not check_password("secret123", None)
 
 
 def test_no_cookie_is_set(client, factory):
@@ -394,6 +395,6 @@ def test_no_cookie_is_set(client, factory):
 
 def test_timestamps_in_the_token_are_seconds_since_the_epoch(app):
     with app.app_context():
-        payload = atob_payload(auth.issue_token({"id": 1, "role": "user", "email": "a@example.com"}))
+        payload = atob_payload(issue_token({"id": 1, "role": "user", "email": "a@example.com"}))
     issued = dt.datetime.fromtimestamp(payload["iat"], dt.UTC)
     assert abs((dt.datetime.now(dt.UTC) - issued).total_seconds()) < 60

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from cms import auth, create_app
+from cms import create_app
+from cms.api.tokens import issue_token
 from cms.config import ConfigError, Settings, load_settings, validate
 from cms.db import ROOT
 
@@ -126,7 +127,7 @@ def test_in_development_a_missing_secret_is_generated_with_a_warning(make_app, c
     assert other.config["CMS_SETTINGS"].jwt_secret != secret
     user = factory.user()
     with app.app_context():
-        token = auth.issue_token(user)
+        token = issue_token(user)
     response = app.test_client().get("/api/users/profile", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
 

@@ -40,7 +40,7 @@ from support.live_server import free_port, start_server
 from support.replica import postgres_bin_dir
 
 from cms import db
-from cms.auth import issue_token
+from cms.api.tokens import issue_token
 
 pytestmark = pytest.mark.slow
 

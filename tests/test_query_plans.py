@@ -151,7 +151,7 @@ def plans_sql(plans_database_url):
 @pytest.fixture(scope="session")
 def scale(plans_app, plans_sql):
     """Realistic parameters from the demo data: accounts (with tokens) and cars."""
-    from cms.auth import issue_token
+    from cms.api.tokens import issue_token
 
     def account(email: str) -> dict:
         row = plans_sql.execute(

@@ -8,7 +8,8 @@ from decimal import Decimal
 from support.app import atob_payload
 from support.databases import count_rows
 
-from cms import auth, db
+from cms import db
+from cms.services.passwords import check_password
 
 SEEDED_TABLES = ("users", "cars", "car_images", "reviews")
 ACCOUNTS = {
@@ -56,7 +57,7 @@ def test_seed_holds_the_contracts_accounts_and_cars(database_url, sql):
         assert users[email]["role"] == role and users[email]["is_active"] is True
         cost = int(users[email]["password_hash"].split("$")[2])
         assert cost >= 10
-        assert auth.check_password(password, users[email]["password_hash"])
+        assert check_password(password, users[email]["password_hash"])
 
     cars = {row["title"]: row for row in sql.execute("SELECT * FROM cars")}
     assert set(cars) == set(CARS)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from cms import auth, db
+from cms import db
 from cms.api.context import bcrypt_rounds, client
 from cms.api.declare import PUBLIC, declare
+from cms.api.tokens import issue_token
 from cms.schemas.users import AuthResultSchema, LoginSchema, RegisterSchema
 from cms.services import users as users_service
 
@@ -18,7 +19,7 @@ bp = Blueprint("auth", __name__, url_prefix="/api/auth")
          errors=(429,))
 def register(body):
     user = users_service.register(db.connection(), client(), bcrypt_rounds=bcrypt_rounds(), **body)
-    return {"user": user, "token": auth.issue_token(user)}
+    return {"user": user, "token": issue_token(user)}
 
 
 @bp.post("/login")
@@ -26,4 +27,4 @@ def register(body):
 def login(body):
     user = users_service.login(db.connection(), client(), email=body["email"], password=body["password"],
                                typed_email=body["typed_email"])
-    return {"user": user, "token": auth.issue_token(user)}
+    return {"user": user, "token": issue_token(user)}

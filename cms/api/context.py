@@ -7,7 +7,6 @@ from flask import current_app, g, request
 from flask_login import current_user
 
 from cms import db
-from cms.auth import caller_ip
 from cms.services import settings as settings_service
 from cms.services.security import Client
 from cms.services.settings import RuntimeSettings
@@ -52,8 +51,15 @@ def cursor_secret() -> str:
     return current_app.config["CMS_SETTINGS"].jwt_secret
 
 
+def caller_ip() -> str:
+    """The client's address: the peer, or what TRUSTED_PROXIES trusted proxies said (ProxyFix).
+
+    X-Forwarded-For itself is never read here: a client can write anything into it."""
+    return request.remote_addr or ""
+
+
 def client() -> Client:
-    """The client's address (see cms.auth.caller_ip) and user agent, for the security log."""
+    """The client's address (caller_ip) and user agent, for the security log."""
     return Client(ip=caller_ip(), user_agent=request.headers.get("User-Agent", ""))
 
 

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 from cms import db
 from cms.api import revalidation
 from cms.api.http import load_json, load_query
-from cms.auth import roles_required
+from cms.api.login import roles_required
 
 PUBLIC = None
 SIGNED_IN = "signed-in"  # any active user, whatever the role

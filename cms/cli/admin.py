@@ -7,11 +7,11 @@ import psycopg
 from marshmallow import ValidationError
 
 from cms import db
-from cms.auth import hash_password
 from cms.cli.common import database_url, settings
 from cms.errors import AppError
 from cms.repositories import users as users_repo
 from cms.schemas.fields import Email
+from cms.services.passwords import hash_password
 
 
 @click.command("create-admin")
@@ -32,7 +32,7 @@ def create_admin(email: str, name: str, password: str) -> None:
     url = database_url()
     current = settings()
     try:
-        password_hash = hash_password(password, rounds=current.bcrypt_rounds)
+        password_hash = hash_password(password, current.bcrypt_rounds)
     except AppError as error:
         raise click.ClickException(error.message) from None
     try:

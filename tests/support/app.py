@@ -80,7 +80,7 @@ class Factory:
         return self._insert(table, columns)
 
     def token(self, user: dict) -> str:
-        from cms.auth import issue_token
+        from cms.api.tokens import issue_token
 
         with self.app.app_context():
             return issue_token(user)

@@ -1,20 +1,18 @@
-"""Passwords (bcrypt), tokens (JWT HS256), the flask-login loader and role decorators."""
+"""Who is calling: flask-login loads the user from the `Authorization: Bearer` token on every
+request (from the primary: a deactivated account stops at once), and `roles_required` guards views."""
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import json
 from collections.abc import Callable
 
-import jwt
-from flask import Flask, current_app, g, request
+from flask import Flask, g
 from flask_login import LoginManager, UserMixin, current_user, login_required
 
 from cms import db
+from cms.api.tokens import decode_token
 from cms.errors import Forbidden, Unauthorized
 from cms.repositories import users as users_repo
-from cms.services import passwords
 
 
 class User(UserMixin):
@@ -34,57 +32,6 @@ class User(UserMixin):
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
 
-
-# --- passwords ---------------------------------------------------------------------
-
-def hash_password(password: str, rounds: int | None = None) -> str:
-    """A bcrypt hash ($2b$) at the configured cost (cms.services.passwords)."""
-    return passwords.hash_password(password, rounds or current_app.config["CMS_SETTINGS"].bcrypt_rounds)
-
-
-check_password = passwords.check_password
-
-
-# --- tokens ------------------------------------------------------------------------
-
-class _AtobSafeEncoder(json.JSONEncoder):
-    """JSON whose base64url form has no '-' or '_' (the frontend decodes it with atob)."""
-
-    def encode(self, o):
-        text = super().encode(o)
-        return text.replace(">", "\\u003e").replace("?", "\\u003f").replace("~", "\\u007e")
-
-
-def issue_token(user: dict) -> str:
-    """A JWT carrying only id, role, email, iat and exp."""
-    settings = current_app.config["CMS_SETTINGS"]
-    now = dt.datetime.now(dt.UTC)
-    payload = {
-        "id": int(user["id"]),
-        "role": user["role"],
-        "email": user["email"],
-        "iat": int(now.timestamp()),
-        "exp": int(now.timestamp()) + settings.jwt_expires_in,
-    }
-    return jwt.encode(payload, settings.jwt_secret, algorithm="HS256", json_encoder=_AtobSafeEncoder)
-
-
-def decode_token(token: str) -> dict | None:
-    """The token's payload, or None when it is forged, malformed or expired."""
-    settings = current_app.config["CMS_SETTINGS"]
-    try:
-        payload = jwt.decode(
-            token, settings.jwt_secret, algorithms=["HS256"], options={"require": ["id", "exp", "iat"]}
-        )
-    except jwt.PyJWTError:
-        return None
-    user_id = payload.get("id")
-    if isinstance(user_id, bool) or not isinstance(user_id, int) or user_id < 1:
-        return None
-    return payload
-
-
-# --- flask-login -------------------------------------------------------------------
 
 login_manager = LoginManager()
 
@@ -144,10 +91,3 @@ def init_app(app: Flask) -> None:
     app.extensions["cms.load_user"] = lambda: current_user.is_authenticated
     # flask-login refuses inactive users by itself; let the loader explain instead.
     app.config.setdefault("LOGIN_DISABLED", False)
-
-
-def caller_ip() -> str:
-    """The client's address: the peer, or what TRUSTED_PROXIES trusted proxies said (ProxyFix).
-
-    X-Forwarded-For itself is never read here: a client can write anything into it."""
-    return request.remote_addr or ""
