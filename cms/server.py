@@ -6,7 +6,7 @@ a request's headers, whether it is new or idle between keep-alive requests; then
 it. Why ASGI: the request body and the answer are handled by each worker's event loop
 (cms/asgi.py), so that a client sending its body slowly, or never reading the answer, holds no
 thread either; Flask runs on a thread pool for complete requests. The measurements are in the
-README ("Serving").
+docs/serving.md.
 
 What CmsServer changes in granian's process manager (granian.server.MPServer, 2.8.9), so that
 workers die and come back the way they did under gunicorn's master:

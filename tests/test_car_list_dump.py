@@ -176,7 +176,7 @@ def test_the_total_count_is_exact_up_to_its_cap(query, total, capped, page, clie
 
 
 def test_the_service_counts_a_hundred_matches_and_no_more(client, factory, sql):
-    # The count must cost less than the page (README, "Routes"): 101 rows of cars, where 1,001 cost
+    # The count must cost less than the page (docs/routes.md): 101 rows of cars, where 1,001 cost
     # four pages at 10k (bench generic-plan table).
     seller = factory.user("seller")
     sql.execute(
