@@ -1,112 +1,243 @@
-"""Settings read from the environment (and from a `.env` file when present)."""
+"""Settings read from the environment (and from a `.env` file when present).
+
+Each setting is declared once, as a field of `Settings`: its type (the annotation), its default,
+its environment variable, its validation and the sentence the README's table shows
+(`cms docs settings` writes that table; tests/test_config.py checks the README against it).
+environs reads the variables (the environment wins over `.env`) and parses each one with a
+marshmallow field built from the declaration; `validate()` applies the same validators to
+settings given in code (create_app's overrides), so a rule is written in one place.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-import math
 import os
 import re
 import secrets
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable
+from dataclasses import Field, dataclass, field, fields, replace
 
-from dotenv import load_dotenv
+import marshmallow as ma
+from environs import Env, EnvValidationError
+from marshmallow.validate import OneOf, Range
 
 log = logging.getLogger(__name__)
 
 MIN_SECRET_BYTES = 32
 MIN_BCRYPT_ROUNDS = 10
+APP_ENVS = ("development", "test", "production")
+DEVELOPMENT_ENVS = ("development", "test")
 # session: a direct server or session pooling; transaction: behind a transaction pooler (PgBouncer).
 POOL_MODES = ("session", "transaction")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # An ALLOWED_HOSTS entry: a host name (international ones in their xn-- form), an IPv4 or a
 # bracketed IPv6 address, an optional port; "*." or "." in front for every subdomain (and the name).
 ALLOWED_HOST = re.compile(r"(?:\*?\.)?(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?", re.ASCII)
+README_TABLE_START = "<!-- settings: generated from cms/config.py by `cms docs settings` -->"
+README_TABLE_END = "<!-- end of settings -->"
 
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the service must not start."""
 
 
-def _int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
-    return value
+# --- how a declaration becomes a marshmallow field ---------------------------------------
+
+class _Blank:
+    """A value of only spaces (`PORT=` in .env) counts as unset: the setting keeps its default."""
+
+    def __init__(self, *args, normalize: Callable[[str], str] | None = None, strip: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.normalize, self.strip = normalize, strip
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        if isinstance(value, str):
+            if not value.strip():
+                value = ma.missing
+            else:
+                value = value.strip() if self.strip else value
+                value = self.normalize(value) if self.normalize else value
+        return super().deserialize(value, attr, data, **kwargs)
 
 
-def _float(name: str, default: float, minimum: float | None = None) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw}")
-    return value
+class _Text(_Blank, ma.fields.String):
+    pass
 
 
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+class _Whole(_Blank, ma.fields.Integer):
+    pass
+
+
+class _Number(_Blank, ma.fields.Float):
+    pass
+
+
+class _Flag(_Blank, ma.fields.Boolean):
+    def __init__(self, *args, **kwargs):
+        kwargs["normalize"] = str.lower
+        super().__init__(*args, truthy={"1", "true", "yes", "on"}, falsy={"0", "false", "no", "off"}, **kwargs)
+
+
+class _Items(_Blank, ma.fields.Field):
+    """A comma-separated list: each item stripped (and normalized), empty items dropped."""
+
+    def __init__(self, *args, item: Callable[[str], str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.item = item
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        items = (part.strip() for part in str(value).split(","))
+        return tuple(self.item(part) if self.item else part for part in items if part)
+
+
+# The parser of each annotation of Settings, registered on environs by that name.
+_PARSERS = {"str": _Text, "int": _Whole, "float": _Number, "bool": _Flag, "tuple[str, ...]": _Items}
+_TYPE_ERRORS = {
+    "int": {"invalid": "{variable} must be a whole number, got {{input!r}}"},
+    "float": {"invalid": "{variable} must be a number, got {{input!r}}",
+              "special": "{variable} must be a finite number"},
+    "bool": {"invalid": "{variable} must be true or false, got {{input!r}}"},
+}
+
+
+def setting(variable: str, default, meaning: str, *, minimum: float | None = None, maximum: float | None = None,
+            choices: tuple[str, ...] | None = None, check: Callable | None = None,
+            normalize: Callable[[str], str] | None = None, item: Callable[[str], str] | None = None,
+            strip: bool = True, shown: str | None = None) -> Field:
+    """One setting: the environment variable, its default, what it means (the README's words),
+    and its rules: bounds, allowed values, a check of its own, how a value is normalized."""
+    validators = []
+    if minimum is not None:
+        validators.append(Range(min=minimum, error=f"{variable} must be at least {minimum:g}, got {{input}}"))
+    if maximum is not None:
+        validators.append(Range(max=maximum, error=f"{variable} must be at most {maximum:g}, got {{input}}"))
+    if choices is not None:
+        validators.append(OneOf(choices, error=f"{variable} must be {_or(choices)}, got {{input!r}}"))
+    if check is not None:
+        validators.append(check)
+    options = {"normalize": normalize, "strip": strip}
+    if item is not None:
+        options["item"] = item
+    return field(default=default, metadata={
+        "variable": variable, "meaning": meaning, "validators": tuple(validators), "options": options,
+        "shown": shown,
+    })
+
+
+def _or(choices: tuple[str, ...]) -> str:
+    return ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+
+
+def _ip_address(value: str) -> None:
+    if value:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ma.ValidationError(
+                f"HOST must be an IP address to listen on (e.g. 127.0.0.1, 0.0.0.0 or ::), got {value!r}") from None
+
+
+def _allowed_hosts(hosts: tuple[str, ...]) -> None:
+    for host in hosts:
+        if not ALLOWED_HOST.fullmatch(host.lower()):
+            raise ma.ValidationError(
+                f"ALLOWED_HOSTS: {host!r} is not a host name (e.g. cars.example.com, or *.example.com for "
+                "every subdomain; international names in their xn-- form)")
+
+
+def _no_trailing_slash(value: str) -> str:
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every tunable of the service; see .env.example for what each one means."""
+    """Every tunable of the service, declared once (see the module docstring)."""
 
-    env: str = "production"
-    database_url: str = ""
-    port: int = 4000
-    web_workers: int = 2  # worker processes of `python -m cms.server`
-    web_threads: int = 4  # Python threads per worker that run requests
-    host: str = ""  # HOST; empty: `cms serve` binds 127.0.0.1, `python -m cms.server` (production) 0.0.0.0
-    jwt_secret: str = ""
-    jwt_expires_in: int = 24 * 3600
-    cors_origins: tuple[str, ...] = ("*",)
-    pool_min_size: int = 2
-    pool_max_size: int = 10
-    pool_timeout: float = 5.0
-    statement_timeout_ms: int = 15000
-    max_request_bytes: int = 60 * 1024 * 1024
+    env: str = setting(
+        "APP_ENV", "production",
+        "`development`, `test` or `production` (anything else stops start-up). `development` and `test` relax "
+        "the JWT secret rule (a random secret with a warning) and let `cms serve` pick a database by itself. "
+        "`make run` sets `development`.", choices=APP_ENVS, normalize=str.lower)
+    database_url: str = setting(
+        "DATABASE_URL", "", "libpq URL, e.g. `postgresql://cms@db.example:5432/cms`.", shown="— (required)")
+    port: int = setting(
+        "PORT", 4000, "HTTP port (the legacy frontend calls `http://localhost:4000`). A port another process "
+        "listens on stops start-up.", minimum=1, maximum=65535)
+    web_workers: int = setting(
+        "WEB_WORKERS", 2, "Worker processes of `python -m cms.server` (granian).", minimum=1, maximum=64)
+    web_threads: int = setting(
+        "WEB_THREADS", 4, "Python threads per worker that run requests.", minimum=1, maximum=256)
+    host: str = setting(
+        "HOST", "", "IP address to listen on. Unset: `127.0.0.1` for `cms serve`/`make run` (development), "
+        "`0.0.0.0` for `python -m cms.server` (production).", check=_ip_address)
+    jwt_secret: str = setting(
+        "JWT_SECRET", "", "HS256 key, at least 32 bytes; outside development a missing or short one stops "
+        "start-up.", strip=False)
+    jwt_expires_in: int = setting("JWT_EXPIRES_IN", 24 * 3600, "Token lifetime in seconds.", minimum=60)
+    cors_origins: tuple[str, ...] = setting("CORS_ORIGINS", ("*",), "Comma-separated allowed origins.")
+    pool_min_size: int = setting("DB_POOL_MIN", 2, "Fewest connections per process.", minimum=0)
+    pool_max_size: int = setting("DB_POOL_MAX", 10, "Most connections per process.", minimum=1)
+    pool_timeout: float = setting(
+        "DB_POOL_TIMEOUT", 5.0, "Seconds a request waits for a connection before a 503. A pooled connection "
+        "the server dropped (failover, PgBouncer restart, `pg_terminate_backend`) is found when lent and "
+        "replaced at once (`bench/pool_recovery.py`).", minimum=0.1)
+    statement_timeout_ms: int = setting(
+        "DB_STATEMENT_TIMEOUT_MS", 15000, "Server-side limit per statement.", minimum=0)
+    max_request_bytes: int = setting(
+        "MAX_REQUEST_BYTES", 60 * 1024 * 1024, "Larger bodies get 413 (ten 5 MB images fit).", minimum=1024)
     # How long a client may take (cms/asgi.py): to send a request body, to pause while sending it,
     # and to leave a piece of the answer untaken.
-    request_body_timeout: float = 60.0
-    request_body_idle_timeout: float = 10.0
-    response_stall_timeout: float = 30.0
-    bcrypt_rounds: int = 10
-    public_base_url: str = ""
-    log_level: str = "INFO"
-    telegram_enabled: bool = False
-    telegram_bot_token: str = ""
-    telegram_chat_id: str = ""
-    telegram_api_url: str = "https://api.telegram.org"
-    notifications_worker_thread: bool = True
-    trusted_proxies: int = 0
-    allowed_hosts: tuple[str, ...] = ()
+    request_body_timeout: float = setting(
+        "REQUEST_BODY_TIMEOUT", 60.0,
+        "Seconds a request body may take in all; then 408 ([docs/serving.md](docs/serving.md)).", minimum=0.1)
+    request_body_idle_timeout: float = setting(
+        "REQUEST_BODY_IDLE_TIMEOUT", 10.0, "Seconds a request body may pause; then 408.", minimum=0.1)
+    response_stall_timeout: float = setting(
+        "RESPONSE_STALL_TIMEOUT", 30.0, "Seconds a client may take no byte of an answer; then it is cut off.",
+        minimum=0.1)
+    bcrypt_rounds: int = setting(
+        "BCRYPT_ROUNDS", 10, f"bcrypt cost for new hashes (at least {MIN_BCRYPT_ROUNDS}).", minimum=MIN_BCRYPT_ROUNDS)
+    public_base_url: str = setting(
+        "PUBLIC_BASE_URL", "", "Base of absolute image URLs. Outside development this or `ALLOWED_HOSTS` is "
+        "required (start-up stops otherwise): image links must not echo a client's `Host` header.",
+        normalize=_no_trailing_slash)
+    log_level: str = setting("LOG_LEVEL", "INFO", "Python log level.", choices=LOG_LEVELS, normalize=str.upper)
+    telegram_enabled: bool = setting("TELEGRAM_ENABLED", False, "Notifications of new inquiries and payments.")
+    telegram_bot_token: str = setting("TELEGRAM_BOT_TOKEN", "", "The Telegram bot sending them.")
+    telegram_chat_id: str = setting("TELEGRAM_CHAT_ID", "", "The Telegram chat receiving them.")
+    telegram_api_url: str = setting(
+        "TELEGRAM_API_URL", "https://api.telegram.org", "Telegram's Bot API.", normalize=_no_trailing_slash)
+    notifications_worker_thread: bool = setting(
+        "NOTIFICATIONS_WORKER_THREAD", True,
+        "Deliver queued notifications from a thread of each web process (when Telegram is configured).")
+    trusted_proxies: int = setting(
+        "TRUSTED_PROXIES", 0, "Reverse proxies in front of the service whose `X-Forwarded-*` headers are trusted "
+        "(client address for the login throttle and security log).", minimum=0, maximum=10)
+    allowed_hosts: tuple[str, ...] = setting(
+        "ALLOWED_HOSTS", (), "Comma-separated host names the service answers to, compared without case "
+        "(`Cars.Example.com` is `cars.example.com`); "
+        "`*.example.com` (or werkzeug's `.example.com`) allows every subdomain and `example.com` itself. Any "
+        "other `Host` is a 400; an entry that can never match (`*`, `good.*.example`, spaces) stops start-up. "
+        "International names in their `xn--` form. Without `PUBLIC_BASE_URL`, image links use the request's "
+        "(allowed) host, lower-cased.", item=str.lower, check=_allowed_hosts)
     # Scale-out (docs/scaling.md): "transaction" behind a transaction pooler (PgBouncer);
     # session tools (migrations, backup, demo data) then need the direct URL.
-    db_pool_mode: str = "session"
-    database_direct_url: str = ""
-    database_replica_urls: tuple[str, ...] = ()
-    replica_max_lag_seconds: float = 5.0
-    extra: dict = field(default_factory=dict)
+    db_pool_mode: str = setting(
+        "DB_POOL_MODE", "session", "`session`: a direct server or session pooling. `transaction`: behind a "
+        "transaction pooler (PgBouncer): no server-side prepared statements, and the session settings must be "
+        "role settings (checked at start-up; [docs/scaling.md](docs/scaling.md)).",
+        choices=POOL_MODES, normalize=str.lower)
+    database_direct_url: str = setting(
+        "DATABASE_DIRECT_URL", "", "PostgreSQL itself, for what needs a session: migrations, seed, "
+        "backup/restore, demo data. Required for them when `DB_POOL_MODE=transaction`.", shown="`DATABASE_URL`")
+    database_replica_urls: tuple[str, ...] = setting(
+        "DATABASE_REPLICA_URL", (), "Streaming replicas (comma-separated): anonymous, lag-tolerant reads (car "
+        "lists, search, car detail, images, reviews) go there; a signed-in user's reads only once the replica "
+        "has replayed their last write.")
+    replica_max_lag_seconds: float = setting(
+        "DB_REPLICA_MAX_LAG_SECONDS", 5.0,
+        "A replica further behind than this is skipped (reads go to another replica or the primary).", minimum=0.0)
 
     @property
     def stream_idle_timeout_ms(self) -> int:
@@ -115,7 +246,7 @@ class Settings:
 
     @property
     def is_development(self) -> bool:
-        return self.env in {"development", "test"}
+        return self.env in DEVELOPMENT_ENVS
 
     def with_overrides(self, **overrides) -> Settings:
         known = {f.name for f in fields(self)}
@@ -125,55 +256,58 @@ class Settings:
         return replace(self, **overrides)
 
 
+def declarations() -> list[tuple[Field, str]]:
+    """Each field of Settings with its annotation ('int', 'tuple[str, ...]', …)."""
+    return [(declared, str(declared.type)) for declared in fields(Settings)]
+
+
 def load_settings(dotenv_path: str | None = None) -> Settings:
-    """Read the settings from the environment; a `.env` file fills the gaps."""
-    load_dotenv(dotenv_path or os.path.join(os.getcwd(), ".env"), override=False)
-    origins = os.environ.get("CORS_ORIGINS", "*").strip() or "*"
-    return Settings(
-        env=os.environ.get("APP_ENV", "production").strip().lower() or "production",
-        database_url=os.environ.get("DATABASE_URL", "").strip(),
-        port=_int("PORT", 4000, minimum=1, maximum=65535),
-        web_workers=_int("WEB_WORKERS", 2, minimum=1, maximum=64),
-        web_threads=_int("WEB_THREADS", 4, minimum=1, maximum=256),
-        host=os.environ.get("HOST", "").strip(),
-        jwt_secret=os.environ.get("JWT_SECRET", ""),
-        jwt_expires_in=_int("JWT_EXPIRES_IN", 24 * 3600, minimum=60),
-        cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
-        pool_min_size=_int("DB_POOL_MIN", 2, minimum=0),
-        pool_max_size=_int("DB_POOL_MAX", 10, minimum=1),
-        pool_timeout=_float("DB_POOL_TIMEOUT", 5.0, minimum=0.1),
-        statement_timeout_ms=_int("DB_STATEMENT_TIMEOUT_MS", 15000, minimum=0),
-        max_request_bytes=_int("MAX_REQUEST_BYTES", 60 * 1024 * 1024, minimum=1024),
-        request_body_timeout=_float("REQUEST_BODY_TIMEOUT", 60.0, minimum=0.1),
-        request_body_idle_timeout=_float("REQUEST_BODY_IDLE_TIMEOUT", 10.0, minimum=0.1),
-        response_stall_timeout=_float("RESPONSE_STALL_TIMEOUT", 30.0, minimum=0.1),
-        bcrypt_rounds=_int("BCRYPT_ROUNDS", 10, minimum=MIN_BCRYPT_ROUNDS),
-        public_base_url=os.environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
-        log_level=os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
-        telegram_enabled=_bool("TELEGRAM_ENABLED", False),
-        telegram_bot_token=os.environ.get("TELEGRAM_BOT_TOKEN", "").strip(),
-        telegram_chat_id=os.environ.get("TELEGRAM_CHAT_ID", "").strip(),
-        telegram_api_url=os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org").strip().rstrip("/"),
-        notifications_worker_thread=_bool("NOTIFICATIONS_WORKER_THREAD", True),
-        trusted_proxies=_int("TRUSTED_PROXIES", 0, minimum=0, maximum=10),
-        allowed_hosts=tuple(h.strip().lower() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()),
-        db_pool_mode=os.environ.get("DB_POOL_MODE", "session").strip().lower() or "session",
-        database_direct_url=os.environ.get("DATABASE_DIRECT_URL", "").strip(),
-        database_replica_urls=tuple(
-            url.strip() for url in os.environ.get("DATABASE_REPLICA_URL", "").split(",") if url.strip()
-        ),
-        replica_max_lag_seconds=_float("DB_REPLICA_MAX_LAG_SECONDS", 5.0, minimum=0.0),
-    )
+    """Read the settings from the environment; a `.env` file (in the working directory) fills the gaps."""
+    env = Env(eager=True)
+    env.read_env(dotenv_path or os.path.join(os.getcwd(), ".env"), recurse=False)
+    for name, field_class in _PARSERS.items():
+        env.add_parser_from_field(_parser_name(name), field_class)
+    values = {}
+    for declared, kind in declarations():
+        meta = declared.metadata
+        errors = {key: message.format(variable=meta["variable"]) for key, message in _TYPE_ERRORS.get(kind, {}).items()}
+        parse = getattr(env, _parser_name(kind))
+        try:
+            values[declared.name] = parse(meta["variable"], declared.default, validate=list(meta["validators"]),
+                                          error_messages=errors, **meta["options"])
+        except EnvValidationError as error:
+            raise ConfigError(_first_message(error.error_messages)) from None
+    return Settings(**values)
+
+
+def _parser_name(kind: str) -> str:
+    return "setting_" + re.sub(r"\W+", "_", kind).strip("_")
+
+
+def _first_message(messages) -> str:
+    while isinstance(messages, (list, tuple, dict)):
+        messages = next(iter(messages.values() if isinstance(messages, dict) else messages))
+    return str(messages)
+
+
+def _check_declared(settings: Settings) -> None:
+    """The declared rules, applied to settings however they were made (environment or code)."""
+    for declared, _ in declarations():
+        value = getattr(settings, declared.name)
+        for validator in declared.metadata["validators"]:
+            try:
+                validator(value)
+            except ma.ValidationError as error:
+                raise ConfigError(_first_message(error.messages)) from None
 
 
 def validate(settings: Settings) -> Settings:
     """Refuse unsafe settings; in development, fill in a throw-away JWT secret."""
+    _check_declared(settings)
     if not settings.database_url:
         raise ConfigError("DATABASE_URL is not set (e.g. postgresql://user@127.0.0.1:5432/cms)")
     if settings.pool_min_size > settings.pool_max_size:
         raise ConfigError("DB_POOL_MIN must not exceed DB_POOL_MAX")
-    if settings.bcrypt_rounds < MIN_BCRYPT_ROUNDS:
-        raise ConfigError(f"BCRYPT_ROUNDS must be at least {MIN_BCRYPT_ROUNDS}")
     if len(settings.jwt_secret.encode()) < MIN_SECRET_BYTES:
         if not settings.is_development:
             raise ConfigError(
@@ -186,15 +320,6 @@ def validate(settings: Settings) -> Settings:
             MIN_SECRET_BYTES,
         )
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(48))
-    for host in settings.allowed_hosts:
-        if not ALLOWED_HOST.fullmatch(host.lower()):
-            raise ConfigError(
-                f"ALLOWED_HOSTS: {host!r} is not a host name (e.g. cars.example.com, or *.example.com for "
-                "every subdomain; international names in their xn-- form)")
-    if settings.db_pool_mode not in POOL_MODES:
-        raise ConfigError(f"DB_POOL_MODE must be session or transaction, got {settings.db_pool_mode!r}")
-    if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {settings.log_level!r}")
     return settings
 
 
@@ -206,3 +331,32 @@ def validate_for_serving(settings: Settings) -> None:
             "PUBLIC_BASE_URL (e.g. https://cars.example.com) or ALLOWED_HOSTS (comma-separated host names) "
             "must be set outside development: image links would otherwise echo any client's Host header"
         )
+
+
+# --- the README's table -----------------------------------------------------------------
+
+def _shown_default(value) -> str:
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, tuple):
+        value = ",".join(value)
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return f"`{value}`" if value != "" else "—"
+
+
+def settings_table() -> str:
+    """The README's Configuration table, one row per setting, from the declarations."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for declared, _ in declarations():
+        meta = declared.metadata
+        shown = meta["shown"] or _shown_default(declared.default)
+        rows.append(f"| `{meta['variable']}` | {shown} | {meta['meaning']} |")
+    return "\n".join(rows)
+
+
+def readme_with_table(readme: str) -> str:
+    """The README with the text between the settings markers replaced by settings_table()."""
+    start, end = readme.index(README_TABLE_START), readme.index(README_TABLE_END)
+    return readme[:start] + README_TABLE_START + "\n" + settings_table() + "\n" + readme[end:]
+

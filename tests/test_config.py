@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 import pytest
 
 from cms import create_app
 from cms.api.tokens import issue_token
-from cms.config import ConfigError, Settings, load_settings, validate
+from cms.config import ConfigError, Settings, declarations, load_settings, readme_with_table, validate
 from cms.db import ROOT
 
-CONFIG_SOURCE = (ROOT / "cms" / "config.py").read_text()
 ENV_EXAMPLE = (ROOT / ".env.example").read_text()
-READ_BY_CONFIG = set(re.findall(r'(?:environ\.get|_int|_float|_bool)\(\s*"([A-Z][A-Z0-9_]+)"', CONFIG_SOURCE))
+README = (ROOT / "README.md").read_text()
+READ_BY_CONFIG = {declared.metadata["variable"] for declared, _ in declarations()}
 DOCUMENTED = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE, re.MULTILINE))
 GOOD_SECRET = "s" * 40
 
 
 @pytest.fixture
 def environment(monkeypatch, tmp_path):
-    """No configuration variable set, and a working directory without a .env file.
-
-    load_dotenv writes into os.environ. Setting then deleting every variable through
-    monkeypatch records its original state, so whatever a .env file added is removed
-    when the test ends (delenv alone records nothing for an absent variable).
-    """
+    """No configuration variable set, and a working directory without a .env file."""
     for name in READ_BY_CONFIG | DOCUMENTED:
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
@@ -37,6 +33,20 @@ def environment(monkeypatch, tmp_path):
 def test_env_example_documents_every_setting():
     assert READ_BY_CONFIG, "no setting found in cms/config.py"
     assert READ_BY_CONFIG <= DOCUMENTED, f"missing from .env.example: {sorted(READ_BY_CONFIG - DOCUMENTED)}"
+
+
+def test_the_readme_settings_table_is_the_declarations():
+    assert len(READ_BY_CONFIG) == len(declarations()) >= 30
+    assert readme_with_table(README) == README, "README.md's settings table is stale: run `cms docs settings`"
+    table = README[README.index("| Variable | Default | Meaning |"):README.index("<!-- end of settings -->")]
+    assert set(re.findall(r"^\| `([A-Z_]+)` \|", table, re.MULTILINE)) == READ_BY_CONFIG
+
+
+def test_a_setting_declared_with_a_default_of_the_wrong_type_would_be_seen():
+    """Each declaration's default has the type of its annotation (the parsers are chosen by it)."""
+    types = {"str": str, "int": int, "float": float, "bool": bool, "tuple[str, ...]": tuple}
+    for declared, kind in declarations():
+        assert type(declared.default) is types[kind], declared.name
 
 
 def test_defaults(environment):
@@ -90,12 +100,46 @@ def test_a_dotenv_file_is_honoured_and_the_environment_wins(environment, tmp_pat
     ("MAX_REQUEST_BYTES", "10", "MAX_REQUEST_BYTES must be at least 1024"),
     ("BCRYPT_ROUNDS", "4", "BCRYPT_ROUNDS must be at least 10"),
     ("TELEGRAM_ENABLED", "maybe", "TELEGRAM_ENABLED must be true or false"),
+    ("WEB_WORKERS", "abc", "WEB_WORKERS must be a whole number, got 'abc'"),
+    ("APP_ENV", "prod", "APP_ENV must be development, test or production, got 'prod'"),
+    ("APP_ENV", "staging", "APP_ENV must be development, test or production, got 'staging'"),
+    ("HOST", "999.1.1.1", "HOST must be an IP address to listen on (e.g. 127.0.0.1, 0.0.0.0 or ::), got '999.1.1.1'"),
+    ("HOST", "localhost", "HOST must be an IP address"),
+    ("LOG_LEVEL", "loud", "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got 'LOUD'"),
+    ("DB_POOL_MODE", "statement", "DB_POOL_MODE must be session or transaction, got 'statement'"),
+    ("ALLOWED_HOSTS", "good.example,*", "ALLOWED_HOSTS: '*' is not a host name"),
 ])
 def test_malformed_values_are_a_config_error_naming_the_variable(environment, name, value, message):
     environment.setenv(name, value)
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(("name", "value", "attribute", "expected"), [
+    ("APP_ENV", " Production ", "env", "production"),
+    ("APP_ENV", "TEST", "env", "test"),
+    ("HOST", "::", "host", "::"),
+    ("HOST", " 10.1.2.3 ", "host", "10.1.2.3"),
+    ("PORT", "  ", "port", 4000),
+    ("TELEGRAM_ENABLED", "On", "telegram_enabled", True),
+    ("NOTIFICATIONS_WORKER_THREAD", "no", "notifications_worker_thread", False),
+    ("PUBLIC_BASE_URL", "https://cars.example/ ", "public_base_url", "https://cars.example"),
+    ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
+    ("CORS_ORIGINS", "", "cors_origins", ("*",)),
+    ("DATABASE_REPLICA_URL", " postgresql://a/x , ,postgresql://b/x", "database_replica_urls",
+     ("postgresql://a/x", "postgresql://b/x")),
+    ("DB_POOL_TIMEOUT", "0.5", "pool_timeout", 0.5),
+])
+def test_well_formed_values_are_read_and_normalized(environment, name, value, attribute, expected):
+    environment.setenv(name, value)
+    assert getattr(load_settings(), attribute) == expected
+
+
+def test_reading_a_dotenv_file_leaves_the_process_environment_alone(environment, tmp_path):
+    (tmp_path / ".env").write_text("PORT=4321\n")
+    assert load_settings().port == 4321
+    assert "PORT" not in os.environ
 
 
 def test_a_malformed_value_in_dotenv_is_a_config_error_at_create_app(environment, tmp_path):
@@ -140,6 +184,10 @@ def test_other_unsafe_combinations_are_refused():
         validate(good(pool_min_size=5, pool_max_size=2))
     with pytest.raises(ConfigError, match="LOG_LEVEL"):
         validate(good(log_level="LOUD"))
+    with pytest.raises(ConfigError, match="APP_ENV must be development, test or production, got 'prod'"):
+        validate(good(env="prod"))
+    with pytest.raises(ConfigError, match="PORT must be at most 65535"):
+        validate(good(port=70000))
     with pytest.raises(ConfigError, match="unknown settings: colour"):
         good().with_overrides(colour="blue")
 

@@ -1,4 +1,5 @@
-"""`cms docs schema` and `cms docs queries`: regenerate docs/schema.md and docs/queries.md."""
+"""`cms docs schema`, `cms docs queries`, `cms docs settings`: regenerate docs/schema.md, docs/queries.md
+and the README's settings table."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import click
 import psycopg
 
-from cms import db
+from cms import config, db
 from cms.cli.common import settings
 from cms.operations import schema_docs
 
@@ -64,3 +65,12 @@ def docs_schema(database_url: str | None, output: Path, check: bool) -> None:
 def docs_queries(output: Path, check: bool) -> None:
     """Write docs/queries.md from the named queries in sql/queries/."""
     _write_or_check(output, schema_docs.render_queries_markdown(db.load_queries()), check, "cms docs queries")
+
+
+@docs.command("settings")
+@click.option("--readme", type=click.Path(dir_okay=False, path_type=Path), default=db.ROOT / "README.md",
+              show_default=True)
+@click.option("--check", is_flag=True, help="Only compare: exit 1 when the table differs.")
+def docs_settings(readme: Path, check: bool) -> None:
+    """Write the README's Configuration table from the settings declared in cms/config.py."""
+    _write_or_check(readme, config.readme_with_table(readme.read_text(encoding="utf-8")), check, "cms docs settings")
