@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import Field, dataclass, field, fields, replace
 
 import marshmallow as ma
+from dotenv import dotenv_values
 from environs import Env, EnvValidationError
 from marshmallow.validate import OneOf, Range
 
@@ -261,10 +262,22 @@ def declarations() -> list[tuple[Field, str]]:
     return [(declared, str(declared.type)) for declared in fields(Settings)]
 
 
+def _dotenv_path(dotenv_path: str | None = None) -> str:
+    return dotenv_path or os.path.join(os.getcwd(), ".env")
+
+
+def is_given(variable: str, dotenv_path: str | None = None) -> bool:
+    """Whether the environment or the `.env` file sets the variable (to more than spaces)."""
+    value = os.environ.get(variable)
+    if value is None and os.path.isfile(_dotenv_path(dotenv_path)):
+        value = dotenv_values(_dotenv_path(dotenv_path)).get(variable)
+    return bool(value and value.strip())
+
+
 def load_settings(dotenv_path: str | None = None) -> Settings:
     """Read the settings from the environment; a `.env` file (in the working directory) fills the gaps."""
     env = Env(eager=True)
-    env.read_env(dotenv_path or os.path.join(os.getcwd(), ".env"), recurse=False)
+    env.read_env(_dotenv_path(dotenv_path), recurse=False)
     for name, field_class in _PARSERS.items():
         env.add_parser_from_field(_parser_name(name), field_class)
     values = {}

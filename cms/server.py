@@ -58,14 +58,25 @@ more connections than another), and the connections of a slot whose worker died 
 replacement. granian's `backpressure` is left at its default: it limits connections per worker,
 not requests, so a low value would let idle clients block the service again.
 
-Settings and database are checked once before any worker starts (check_can_start): a bad start
-is one clear line and status 1, as under gunicorn's `on_starting`.
+**Written for granian GRANIAN_VERSION only.** CmsServer overrides private methods of MPServer and
+reads its private attributes; another granian may rename them or change what they do. The server
+refuses to start with any other version (one line naming the expected one), and
+tests/test_server_version.py holds that version to setup.cfg's pin. What would let this class go is
+in docs/decisions.md ("CmsServer rests on granian's internals").
+
+Settings, the listening address and the database are checked once before any worker starts
+(check_can_start): a bad start is one clear line and status 1, as under gunicorn's `on_starting`.
+A port that any other process listens on is refused (check_address_free): the slots' SO_REUSEPORT
+would otherwise let a second server (or any program that sets it) share the port with this one,
+and the kernel would spread connections over both.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import importlib.metadata
 import multiprocessing
 import os
 import select
@@ -73,6 +84,7 @@ import signal
 import socket
 import struct
 import sys
+from collections.abc import Callable
 from functools import partial
 from typing import NoReturn
 
@@ -87,6 +99,8 @@ from cms.asgi import SEND_STALL_TIMEOUT, WsgiOverAsgi
 from cms.config import Settings
 
 TARGET = "cms.wsgi:app"
+# The granian whose private process manager CmsServer was written against (setup.cfg pins it).
+GRANIAN_VERSION = "2.8.9"
 # A connection has this long to send a request's headers, also when silent from the start, half
 # sent or idle between keep-alive requests; granian then closes it without an answer.
 HEADER_READ_TIMEOUT_MS = 10_000
@@ -205,7 +219,11 @@ class CmsServer(MPServer):
         self._ssp = None
         self._slots = []
         for _ in range(self.workers):
-            holder = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
+            try:
+                holder = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
+            except (OSError, ValueError) as error:  # taken since check_address_free, or not an address
+                self._drop_shared_socket()
+                _cannot_start(f"cannot listen on {_address(self.bind_addr, self.bind_port)}: {error}")
             listener = socket.socket(fileno=holder.get_fd())
             listener.set_inheritable(True)
             # Accepted connections inherit it: the kernel drops a connection whose client has taken
@@ -325,7 +343,47 @@ def build_server(*, host: str, port: int, workers: int, threads: int, target: st
     )
 
 
-def _cannot_start(error: Exception) -> NoReturn:
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class CannotStart(Exception):
+    """The server must not start; the message says why, in one line."""
+
+
+def check_granian_version(installed: str | None = None) -> None:
+    """CmsServer is written against granian's private internals of one version: refuse another."""
+    installed = installed or importlib.metadata.version("granian")
+    if installed != GRANIAN_VERSION:
+        raise CannotStart(
+            f"granian {installed} is installed but cms/server.py is written for granian {GRANIAN_VERSION} "
+            f"(it uses granian's private internals): install granian=={GRANIAN_VERSION}")
+
+
+def check_address_free(host: str, port: int) -> None:
+    """Refuse an address this server cannot have to itself: bind a probe socket there without
+    SO_REUSEPORT. The kernel refuses that bind while any socket listens on the port (with or
+    without SO_REUSEPORT, of any program), on that address or a wildcard one. SO_REUSEADDR lets
+    it through the TIME_WAIT connections a previous run left."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        where = _address(host, port)
+        if error.errno == errno.EADDRINUSE:
+            raise CannotStart(f"{where} is taken: another process listens on port {port} "
+                              "(another cms server?); stop it or choose another PORT") from None
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise CannotStart(f"cannot listen on {where}: {host} is not an address of this machine (HOST)") from None
+        if error.errno == errno.EACCES:
+            raise CannotStart(f"cannot listen on {where}: permission denied (ports below 1024 need privileges)") \
+                from None
+        raise CannotStart(f"cannot listen on {where}: {error.strerror or error}") from None
+
+
+def _cannot_start(error: Exception | str) -> NoReturn:
     print(f"cms: cannot start: {error}", file=sys.stderr, flush=True)
     sys.exit(1)
 
@@ -341,16 +399,19 @@ def settings_or_exit() -> Settings:
 
 
 def check_can_start(settings: Settings) -> None:
-    """Settings and database checked once, before any worker starts: a bad start is one clear line
-    (`cms: cannot start: …`) and exit status 1, not a worker failing to boot."""
+    """granian's version, the settings, the listening address and the database checked once, before
+    any worker starts: a bad start is one clear line (`cms: cannot start: …`) and exit status 1, not a
+    worker failing to boot nor a traceback."""
     from cms.config import ConfigError, validate, validate_for_serving
     from cms.db import StartupError, open_pool
 
     try:
+        check_granian_version()
         settings = validate(settings)
         validate_for_serving(settings)
+        check_address_free(settings.host, settings.port)
         open_pool(settings.with_overrides(pool_min_size=1, pool_max_size=1)).close()
-    except (StartupError, ConfigError) as error:
+    except (CannotStart, StartupError, ConfigError) as error:
         _cannot_start(error)
 
 
@@ -366,13 +427,22 @@ def parse_options(argv: list[str] | None = None, settings: Settings | None = Non
     return parser.parse_args(argv)
 
 
+def serve(settings: Settings, announce: Callable[[], None] | None = None) -> None:
+    """Check that the server can start (check_can_start), call `announce`, serve on settings.host
+    and settings.port until SIGTERM/SIGINT."""
+    check_can_start(settings)
+    if announce:
+        announce()
+    build_server(host=settings.host, port=settings.port, workers=settings.web_workers, threads=settings.web_threads,
+                 stall_timeout=settings.response_stall_timeout).serve()
+
+
 def main(argv: list[str] | None = None) -> None:
-    """`python -m cms.server`: check settings and database, then serve until SIGTERM/SIGINT."""
+    """`python -m cms.server`: check settings, address and database, then serve until SIGTERM/SIGINT."""
     settings = settings_or_exit()
     options = parse_options(argv, settings)
-    check_can_start(settings)
-    build_server(host=options.host, port=options.port, workers=options.workers, threads=options.threads,
-                 stall_timeout=settings.response_stall_timeout).serve()
+    serve(settings.with_overrides(host=options.host, port=options.port, web_workers=options.workers,
+                                  web_threads=options.threads))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 from psycopg import sql as pgsql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from support.databases import ADMIN_URL, database_url_for, drop_database, unique_database_name
@@ -164,6 +165,7 @@ def files_in(directory: Path) -> list[str]:
 
 def backup_file(source: str, tmp_path: Path) -> Path:
     result = backups.backup_database(source, tmp_path / "backups")
+    assert result.path.stat().st_mode & 0o777 == 0o600  # it holds password hashes
     return result.path
 
 
@@ -429,3 +431,72 @@ def test_cms_command_offers_backup_and_restore(tmp_path):
     assert result.returncode == 0, result.stderr
     assert re.search(r"^\s+backup\s", result.stdout, re.MULTILINE)
     assert re.search(r"^\s+restore\s", result.stdout, re.MULTILINE)
+
+
+# --- who may read a backup, and its name ----------------------------------------------------
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_backup_and_its_temporary_file_are_0600_whatever_the_umask(tmp_path):
+    """pg_dump (a stand-in recording the mode of the file it writes) under umask 000."""
+    bin_dir = fake_pg_dump(tmp_path / "bin", """\
+        stat -c %a "$file" > "$MODE_FILE"
+        printf 'PGDMP a dump' > "$file"
+        exit 0
+    """, server_major())
+    directory = tmp_path / "new" / "backups"
+    env = {**os.environ, "DATABASE_URL": ADMIN_URL, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "MODE_FILE": str(tmp_path / "partial-mode")}
+    result = subprocess.run([*OPS, "backup", "--dir", str(directory)], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120, preexec_fn=lambda: os.umask(0))
+
+    assert result.returncode == 0, result.stderr
+    (written,) = directory.iterdir()
+    assert BACKUP_NAME.match(written.name) and written.read_bytes() == b"PGDMP a dump"
+    assert (tmp_path / "partial-mode").read_text().strip() == "600"
+    assert mode(written) == 0o600
+    assert mode(directory) == 0o700
+
+
+ADMIN_DB = conninfo_to_dict(ADMIN_URL)["dbname"]
+SLOW_FAKE_DUMP = """\
+    sleep 0.5
+    printf 'PGDMP %s' "$$" > "$file"
+    exit 0
+"""
+
+
+def test_backups_started_in_the_same_second_get_a_file_each(tmp_path, monkeypatch):
+    """Two at once (threads, each with its own pg_dump) and a third, all at the same time of day."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    bin_dir = fake_pg_dump(tmp_path / "bin", SLOW_FAKE_DUMP, server_major())
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(backups, "_moment", lambda: datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC))
+    directory = tmp_path / "backups"
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda _: backups.backup_database(ADMIN_URL, directory), range(2)))
+    after = backups.backup_database(ADMIN_URL, directory)
+
+    stem = f"cms-{ADMIN_DB}-20300102T030405Z"
+    paths = [result.path for result in [*together, after]]
+    assert sorted(path.name for path in paths) == [f"{stem}-2.dump", f"{stem}-3.dump", f"{stem}.dump"]
+    assert files_in(directory) == sorted(path.name for path in paths)  # no temporary file left
+    assert len({path.read_bytes() for path in paths}) == 3  # three dumps, none written over another
+    assert all(mode(path) == 0o600 for path in paths)
+    assert paths[2].name == f"{stem}-3.dump" == backups.list_backups(directory, ADMIN_DB)[-1].name
+
+
+def test_two_cms_backup_commands_at_once_both_succeed_with_two_files(tmp_path):
+    bin_dir = fake_pg_dump(tmp_path / "bin", SLOW_FAKE_DUMP, server_major())
+    directory = tmp_path / "backups"
+    env = {**os.environ, "DATABASE_URL": ADMIN_URL, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    runs = [subprocess.Popen([*OPS, "backup", "--dir", str(directory), "--quiet"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    names = files_in(directory)
+    assert len(names) == 2 and all(BACKUP_NAME.match(name) for name in names), names

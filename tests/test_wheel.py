@@ -86,6 +86,14 @@ def test_a_built_wheel_migrates_seeds_serves_backs_up_and_restores_from_any_dire
                  cwd=work, env=env).stdout.split()
     assert where == [str(site_packages / "cms" / "__init__.py"), str(site_packages / "cms" / "_data")]
 
+    # An installed wheel is a server: without DATABASE_URL nor APP_ENV=development it picks no database.
+    unset = {k: v for k, v in env.items() if k not in ("DATABASE_URL", "APP_ENV")}
+    refused = subprocess.run([cms, "serve"], cwd=work, env=unset, capture_output=True, text=True, timeout=60)
+    assert (refused.returncode, refused.stdout) == (1, ""), refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        "Error: DATABASE_URL is not set, and an installed cms picks no database by itself "
+        "(APP_ENV=development lets `cms serve` use a local or embedded PostgreSQL for development)"]
+
     assert "Applied" in _run([cms, "db", "up"], cwd=work, env=env).stdout
     _run([cms, "db", "seed"], cwd=work, env=env)
 

@@ -1,4 +1,4 @@
-"""`cms serve`: what `make run` runs: find a database, migrate and seed it, serve with granian."""
+"""`cms serve`: what `make run` runs: find a database (in development), migrate and seed it, serve with granian."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 import psycopg
 
-from cms import db, server
+from cms import config, db, resources, server
 from cms.cli.common import run_seed, session_database_url, settings
-from cms.config import load_settings
+from cms.config import Settings
 
 VAR_DIR = Path.cwd() / "var"  # the embedded PostgreSQL's data and the development JWT secret
 DEVELOPMENT_HOST = "127.0.0.1"
@@ -39,11 +39,31 @@ def _embedded_server_url() -> str:
     return f"postgresql://postgres:@/cms?host={server.pgdata}"
 
 
-def resolve_database_url() -> tuple[str, str]:
-    """DATABASE_URL, else the local server on 127.0.0.1:5432, else the embedded one."""
-    configured = os.environ.get("DATABASE_URL") or load_settings().database_url
-    if configured:
-        return configured, "DATABASE_URL"
+def picking_refused(current: Settings) -> str | None:
+    """Why `cms serve` must not pick a database by itself, or None when it may (development).
+
+    Development is APP_ENV=development or test, or, in a checkout, APP_ENV unset (what `make run`
+    has always done). An installed wheel is a server: without an explicit APP_ENV=development it
+    picks nothing, and APP_ENV=production never does: the seed's demo accounts have public passwords.
+    """
+    if config.is_given("APP_ENV"):
+        if current.is_development:
+            return None
+        return f"outside development (APP_ENV={current.env}) no command picks a database by itself"
+    if resources.ROOT == resources.REPOSITORY_ROOT:
+        return None
+    return ("an installed cms picks no database by itself (APP_ENV=development lets `cms serve` use a "
+            "local or embedded PostgreSQL for development)")
+
+
+def resolve_database_url(current: Settings | None = None) -> tuple[str, str]:
+    """DATABASE_URL; else, in development only, the local server on 127.0.0.1:5432, else the embedded one."""
+    current = current or settings()
+    if current.database_url:
+        return current.database_url, "DATABASE_URL"
+    refused = picking_refused(current)
+    if refused:
+        raise click.ClickException(f"DATABASE_URL is not set, and {refused}")
     local = _local_server_url()
     if local:
         return local, "the PostgreSQL server on 127.0.0.1:5432"
@@ -64,8 +84,20 @@ def _dev_jwt_secret() -> str:
 @click.option("--threads", type=int, help="Threads per worker (default: WEB_THREADS, 4).")
 @click.option("--no-seed", is_flag=True, help="Do not load seed.sql.")
 def serve(workers: int, threads: int, no_seed: bool) -> None:
-    """Find a database, migrate and seed it, then serve with granian (cms.server) on PORT (default 4000)."""
-    url, source = resolve_database_url()
+    """Find a database, migrate and seed it, then serve with granian (cms.server) on PORT (default 4000).
+
+    Without DATABASE_URL, only in development: the PostgreSQL server on 127.0.0.1:5432, else an
+    embedded one (./var/pgdata). Settings, granian and the port are checked before the database.
+    """
+    current = settings()
+    # Development: reachable from this machine only, unless HOST says otherwise (README).
+    host = current.host or DEVELOPMENT_HOST
+    try:
+        server.check_granian_version()
+        server.check_address_free(host, current.port)
+    except server.CannotStart as error:
+        raise click.ClickException(f"cannot start: {error}") from None
+    url, source = resolve_database_url(current)
     click.echo(f"database: {db.redact(url)} ({source})")
     # Behind a transaction pooler, migrations and the seed go to DATABASE_DIRECT_URL (or refuse).
     session_url = session_database_url("cms serve (migrations and seed)") if source == "DATABASE_URL" else url
@@ -74,14 +106,13 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
         raise click.ClickException(f"migrations failed:\n{result.stdout}{result.stderr}")
     if not no_seed:
         run_seed(session_url)
+    # The workers read their settings from this environment (and .env) again.
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("APP_ENV", "development")
-    if not os.environ.get("JWT_SECRET"):
+    if not current.jwt_secret:
         os.environ["JWT_SECRET"] = _dev_jwt_secret()
     current = settings()
-    # Development: reachable from this machine only, unless HOST says otherwise (README).
-    host = current.host or DEVELOPMENT_HOST
     shown = "localhost" if host == DEVELOPMENT_HOST else host
-    click.echo(f"serving on http://{shown}:{current.port}")
-    server.main(["--host", host, "--port", str(current.port), "--workers", str(workers or current.web_workers),
-                 "--threads", str(threads or current.web_threads)])
+    server.serve(current.with_overrides(host=host, web_workers=workers or current.web_workers,
+                                        web_threads=threads or current.web_threads),
+                 announce=lambda: click.echo(f"serving on http://{shown}:{current.port}"))

@@ -3,8 +3,14 @@
 A backup is one pg_dump run: pg_dump reads every table inside a single
 repeatable-read transaction, so the file is a consistent snapshot even while
 the service keeps writing. The dump is written under a hidden temporary name
-and renamed only when pg_dump succeeded, so a file named like a backup is
+and named only when pg_dump succeeded, so a file named like a backup is
 always a complete one.
+
+A backup holds every row, password hashes included: its file (and the temporary
+one) is created 0600 whatever the umask, and a directory the backup creates is
+0700. Two backups never share a file, even when started in the same second:
+each writes its own temporary file, and naming the complete dump never replaces
+an existing one (the second of a second gets `-2`, and so on).
 
 A restore goes into an empty or new database (created on the same server when
 missing) inside one transaction: when it fails, nothing of it stays behind.
@@ -16,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -219,14 +226,39 @@ def prune_backups(directory: Path, dbname: str, keep: int) -> list[Path]:
     return old
 
 
-def _final_path(directory: Path, dbname: str, moment: datetime) -> Path:
-    stem = f"cms-{_safe_name(dbname)}-{moment.strftime(TIMESTAMP_FORMAT)}"
-    path = directory / f"{stem}.dump"
+def _moment() -> datetime:
+    return datetime.now(UTC)
+
+
+def _temporary_file(directory: Path, stem: str) -> Path:
+    """A new, empty, hidden file only this backup writes: mode 0600 whatever the umask."""
+    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".partial", dir=directory)
+    os.close(fd)
+    return Path(name)
+
+
+def _name_backup(temporary: Path, directory: Path, stem: str) -> Path:
+    """Give the complete dump the first free name of stem.dump, stem-2.dump, …; never replaces a file.
+
+    A hard link takes the name atomically only when it is free; a file system without hard links
+    gets the name reserved by an exclusive create, then the dump moved over that reservation.
+    """
     number = 1
-    while path.exists():  # two backups within one second
-        number += 1
-        path = directory / f"{stem}-{number}.dump"
-    return path
+    while True:
+        final = directory / (f"{stem}.dump" if number == 1 else f"{stem}-{number}.dump")
+        try:
+            os.link(temporary, final)
+            return final
+        except FileExistsError:
+            number += 1
+        except OSError:  # no hard links here: reserve the name, then move the dump over the reservation
+            try:
+                os.close(os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                number += 1
+                continue
+            os.replace(temporary, final)
+            return final
 
 
 def _fsync(path: Path) -> None:
@@ -256,18 +288,18 @@ def backup_database(
 
     directory = Path(directory)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stem = f"cms-{_safe_name(dbname)}-{_moment().strftime(TIMESTAMP_FORMAT)}"
+        temporary = _temporary_file(directory, stem)
     except OSError as error:
-        raise BackupError(f"cannot create the backup directory {directory}: {error.strerror}") from None
+        raise BackupError(f"cannot write into the backup directory {directory}: {error.strerror}") from None
     started = time.monotonic()
-    final = _final_path(directory, dbname, datetime.now(UTC))
-    temporary = directory / f".{final.name}.partial"
     conninfo, env = _client_arguments(url)
     command = [
         pg_dump, "--format=custom", "--verbose", "--no-password",
         f"--lock-wait-timeout={LOCK_WAIT_TIMEOUT}", f"--file={temporary}", f"--dbname={conninfo}",
     ]
-    say(f"backing up {describe(url)} ({total} tables) to {final}")
+    say(f"backing up {describe(url)} ({total} tables) to {directory / stem}.dump")
     counter = 0
 
     def on_line(line: str) -> None:
@@ -283,7 +315,7 @@ def backup_database(
         if returncode != 0:
             raise BackupError(f"pg_dump failed (exit code {returncode}):\n{_error_lines(lines, 'pg_dump')}")
         _fsync(temporary)
-        os.replace(temporary, final)
+        final = _name_backup(temporary, directory, stem)
         _fsync(directory)
     finally:
         temporary.unlink(missing_ok=True)
