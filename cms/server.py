@@ -221,9 +221,11 @@ class CmsServer(MPServer):
         for _ in range(self.workers):
             try:
                 holder = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
-            except (OSError, ValueError) as error:  # taken since check_address_free, or not an address
+            except (OSError, ValueError, RuntimeError) as error:  # taken since check_address_free, …
                 self._drop_shared_socket()
-                _cannot_start(f"cannot listen on {_address(self.bind_addr, self.bind_port)}: {error}")
+                # granian's Rust layer appends its stack backtrace to the message: the first line says it.
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                _cannot_start(f"cannot listen on {_address(self.bind_addr, self.bind_port)}: {reason}")
             listener = socket.socket(fileno=holder.get_fd())
             listener.set_inheritable(True)
             # Accepted connections inherit it: the kernel drops a connection whose client has taken

@@ -113,3 +113,14 @@ def test_a_second_server_on_the_port_of_a_running_one_is_refused_and_the_first_k
         assert first.process.poll() is None
     finally:
         first.stop()
+
+
+def test_a_port_taken_between_the_check_and_the_slots_binding_is_one_line_too(capsys):
+    port = free_port()
+    built = cms_server.build_server(host="127.0.0.1", port=port, workers=2, threads=1)
+    with stranger("127.0.0.1", port, reuse_port=False), pytest.raises(SystemExit) as stopped:
+        built._init_shared_socket()
+    assert stopped.value.code == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"cms: cannot start: cannot listen on 127.0.0.1:{port}: Address already in use (os error 98)"
+    assert built._slots == []

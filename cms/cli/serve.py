@@ -108,7 +108,8 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
         run_seed(session_url)
     # The workers read their settings from this environment (and .env) again.
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("APP_ENV", "development")
+    if not config.is_given("APP_ENV"):  # the environment's or .env's own value stands
+        os.environ["APP_ENV"] = "development"
     if not current.jwt_secret:
         os.environ["JWT_SECRET"] = _dev_jwt_secret()
     current = settings()
