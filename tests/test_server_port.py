@@ -83,8 +83,8 @@ def test_cms_serve_refuses_a_taken_port_before_it_touches_the_database(tmp_path)
     assert result.stderr.strip().splitlines() == [f"Error: cannot start: {taken_line(port)}"]
 
 
-@pytest.mark.parametrize("host", ["999.1.1.1", "localhost"])
-def test_a_host_that_is_not_an_ip_address_is_one_line(database_url, host):
+def test_a_host_that_is_not_an_ip_address_is_one_line(database_url):
+    host = "999.1.1.1"
     env = {**server_environment(database_url), "HOST": host}
     result = run_bounded([sys.executable, "-m", "cms.server"], env)
     assert result.returncode == 1
