@@ -13,6 +13,7 @@ from support.app import atob_payload
 from support.databases import applied_versions, connect, database_url_for, drop_database, unique_database_name
 
 from cms import cli, db
+from cms.cli import serve
 
 CMS = str(Path(sys.executable).parent / "cms")
 CONFIG_VARIABLES = ("APP_ENV", "JWT_SECRET", "DB_POOL_MIN", "DB_POOL_MAX", "PORT", "BCRYPT_ROUNDS")
@@ -152,3 +153,13 @@ def test_db_rollback_asks_first_outside_development(runner, fresh_database, monk
     development = runner.invoke(cli.main, ["db", "rollback"])
     assert development.exit_code == 0 and "Undo migration" not in development.output
     assert third not in applied_versions(url)
+
+
+def test_cms_serve_without_a_server_nor_the_embedded_extra_says_what_to_do(runner, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pgserver", None)  # the wheel without `cms[embedded]`
+    monkeypatch.setattr(serve, "_local_server_url", lambda: None)
+    result = runner.invoke(cli.main, ["serve"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: no PostgreSQL answers on 127.0.0.1:5432 and the embedded one is not installed: "
+        "set DATABASE_URL, or pip install 'cms[embedded]'"]
