@@ -15,7 +15,8 @@ not grant). Every change is written to `legacy_row_repairs` with the original
 value (the whole row for removed rows), and the down section puts them back.
 Emails equal up to letter case cannot be repaired: the migration stops and
 names them. data: URLs move into car_image_files (0008, after 0000 lets
-image_url hold NULL); those that do not decode move into legacy_row_repairs (0017).
+image_url hold NULL); those that do not decode move into legacy_row_repairs (0017), and their
+rows, with neither link nor bytes, are no images: removed whole and recorded (0036).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from support.databases import (
     LEGACY_HASH,
     LEGACY_PASSWORD,
@@ -52,7 +54,7 @@ from support.legacy_rows import (
     snapshot,
 )
 
-from cms import db
+from cms import cli, db
 
 OLD_PASSWORD = LEGACY_PASSWORD
 OLD_HASH = LEGACY_HASH
@@ -100,13 +102,16 @@ def test_dbmate_up_adopts_an_old_database_keeping_every_row(adopted):
         actions = {row["id"]: row for row in conn.execute("SELECT * FROM admin_actions")}
         files = {row["image_id"]: row for row in conn.execute("SELECT * FROM car_image_files")}
 
-    # Every row is kept, except the one duplicate review, whose whole row is in the repair log.
+    # Every row is kept, except the one duplicate review and the images that do not decode, whose
+    # whole rows are in the repair log.
     expected_counts = {table: len(LEGACY_ROWS[table]) for table in LEGACY_TABLES}
     expected_counts["reviews"] -= 1
+    expected_counts["car_images"] -= len(BROKEN_IMAGES)
     assert counts == expected_counts
     removed = [r for r in repairs if r["column_name"] == "*"]
-    assert len(removed) == 1
-    assert removed[0]["table_name"] == "reviews" and removed[0]["row_id"] == 2
+    assert [(r["table_name"], r["row_id"]) for r in removed] == [("reviews", 2)] + [
+        ("car_images", i) for i in sorted(BROKEN_IMAGES)]
+    assert all(r["old_value"]["car_id"] == 5 for r in removed[1:])
     assert removed[0]["old_value"]["comment"] == "older duplicate"
     assert removed[0]["old_value"]["rating"] == 4
     assert removed[0]["old_value"]["user_id"] == 3
@@ -135,7 +140,7 @@ def test_dbmate_up_adopts_an_old_database_keeping_every_row(adopted):
     assert 2 not in reviews
     primaries = {car_id: [i for i, row in images.items() if row["car_id"] == car_id and row["is_primary"]]
                  for car_id in (1, 2, 4, 5)}
-    assert primaries == {1: [5], 2: [9], 4: [1], 5: [6]}
+    assert primaries == {1: [5], 2: [9], 4: [1], 5: [10]}
     assert images[9]["display_order"] == 0
     assert actions[1]["details"] == DETAILS and actions[2]["details"] == {"ok": True}
     assert actions[3]["details"] == "plain text, not JSON"  # not JSON inside: kept as it was
@@ -145,8 +150,8 @@ def test_dbmate_up_adopts_an_old_database_keeping_every_row(adopted):
         i: (content_type, content, len(content)) for i, (content_type, content) in STORED_IMAGES.items()
     }
     assert all(images[i]["image_url"] is None for i in STORED_IMAGES)
-    # Broken data: URLs are in their record (above, as old values); plain links stay as they were.
-    assert all(images[i]["image_url"] is None and i not in files for i in BROKEN_IMAGES)
+    # Broken data: URLs are in their record (above, as old values), their rows gone; plain links stay.
+    assert not set(BROKEN_IMAGES) & (set(images) | set(files))
     assert {i: images[i]["image_url"] for i in PLAIN_LINKS} == PLAIN_LINKS
 
     # Untouched values stay exactly as they were.
@@ -179,8 +184,11 @@ def test_an_adopted_database_serves_its_old_accounts_cars_and_images(adopted, ma
     assert len(cars.data) < 100_000
     listed = {car["id"]: car for car in cars.get_json()}
     assert listed[4]["primaryImage"]["imageUrl"].endswith("/api/cars/4/images/1/file")
-    # A data: URL 0008 could not decode is in legacy_row_repairs, not sent out.
-    assert listed[5]["primaryImage"]["imageUrl"] is None
+    # A data: URL 0008 could not decode is in legacy_row_repairs, not offered as an image: car 5's
+    # primary image is its one image with a link.
+    assert listed[5]["primaryImage"]["id"] == 10 and listed[5]["primaryImage"]["imageUrl"] == PLAIN_LINKS[10]
+    detail = client.get("/api/cars/5").get_json()
+    assert [(image["id"], image["imageUrl"]) for image in detail["images"]] == [(10, PLAIN_LINKS[10])]
 
     # Each moved image is served with its bytes and its type.
     car_of = {row["id"]: row["car_id"] for row in LEGACY_ROWS["car_images"]}
@@ -189,7 +197,7 @@ def test_an_adopted_database_serves_its_old_accounts_cars_and_images(adopted, ma
         assert served.status_code == 200, image_id
         assert served.data == content and served.content_type == content_type
     gallery = {image["id"]: image["imageUrl"] for image in client.get("/api/cars/5/images").get_json()}
-    assert gallery == {6: None, 7: None, 8: None, 10: PLAIN_LINKS[10]}
+    assert gallery == {10: PLAIN_LINKS[10]}
 
 
 # Everything of the catalog that makes up "the schema": any difference between two databases fails.
@@ -411,3 +419,55 @@ def test_a_fresh_database_refuses_null_wherever_old_deployments_do(fresh_databas
     seller = factory.user("seller")
     with pytest.raises(psycopg.errors.NotNullViolation):
         factory.row("reviews", car_id=factory.car(seller)["id"], user_id=seller["id"], user_name=None, rating=3)
+
+
+def _old_database_with_a_case_twin(fresh_database) -> str:
+    """The old rows plus one account whose email differs from an old one only in letter case:
+    0002 refuses to adopt it (after 0000 and 0001 would have run)."""
+    url = fresh_database("twin")
+    load_legacy_schema(url)
+    insert_legacy_rows(url)
+    with connect(url) as conn:
+        conn.execute("INSERT INTO users (id, name, email, password_hash, role) VALUES (600, 'Twin', "
+                     "'BUYER@old.example', %(h)s, 'user')", {"h": OLD_HASH})
+    return url
+
+
+def _cms_db_up(url: str, monkeypatch) -> object:
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("DATABASE_DIRECT_URL", raising=False)
+    return CliRunner().invoke(cli.main, ["db", "up"])
+
+
+def test_cms_db_up_on_an_old_database_it_cannot_adopt_changes_nothing(fresh_database, monkeypatch):
+    url = _old_database_with_a_case_twin(fresh_database)
+    rows_before, catalog_before = snapshot(url), schema_catalog(url)
+
+    result = _cms_db_up(url, monkeypatch)
+
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1, result.output  # one line
+    assert "nothing was changed: 0002_repair_legacy_rows.sql would fail" in result.output
+    assert "(id 3), BUYER@old.example (id 600)" in result.output
+    # Not even 0000's relaxed NOT NULL or dbmate's own table: the database is as it was.
+    assert schema_catalog(url) == catalog_before
+    assert snapshot(url) == rows_before
+    assert "schema_migrations" not in public_tables(url)
+
+    with connect(url) as conn:
+        conn.execute("UPDATE users SET email = 'twin@old.example' WHERE id = 600")
+    assert _cms_db_up(url, monkeypatch).exit_code == 0
+    assert applied_versions(url)[-1] == db.latest_migration_file_version()
+
+
+def test_a_run_that_stops_after_the_rehearsal_names_what_it_applied(fresh_database, monkeypatch):
+    """Should the real run stop where the rehearsal passed (a lock, a write in between), the
+    operator is told which migrations stay applied."""
+    url = _old_database_with_a_case_twin(fresh_database)
+    monkeypatch.setattr(db, "rehearse_migrations", lambda _url: None)
+
+    result = _cms_db_up(url, monkeypatch)
+
+    assert result.exit_code != 0
+    assert "applied before it stopped (and kept): 0000, 0001; `cms db rollback` undoes them" in result.output
+    assert applied_versions(url) == ["0000", "0001"]

@@ -13,6 +13,7 @@ from support.app import atob_payload
 from support.databases import applied_versions, connect, database_url_for, drop_database, unique_database_name
 
 from cms import cli, db
+from cms.cli import serve
 
 CMS = str(Path(sys.executable).parent / "cms")
 CONFIG_VARIABLES = ("APP_ENV", "JWT_SECRET", "DB_POOL_MIN", "DB_POOL_MAX", "PORT", "BCRYPT_ROUNDS")
@@ -47,7 +48,7 @@ def test_cms_db_commands_and_create_admin_work_on_database_url(new_database_url,
     assert up.returncode == 0, up.stderr
     assert applied_versions(url)[-1] == latest
 
-    rollback = run_cms(url, tmp_path, "db", "rollback")
+    rollback = run_cms(url, tmp_path, "db", "rollback", "--yes")
     assert rollback.returncode == 0, rollback.stderr
     assert latest not in applied_versions(url)
 
@@ -123,3 +124,42 @@ def test_a_malformed_setting_is_a_clean_cli_error(runner, monkeypatch):
     assert result.exit_code != 0
     assert "PORT must be a whole number" in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_db_rollback_asks_first_outside_development(runner, fresh_database, monkeypatch):
+    url = fresh_database("rollback")
+    db.run_dbmate(url, "up")
+    latest = db.latest_migration_file_version()
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    # APP_ENV unset is production: the operator is asked, and "no" (or no answer at all) keeps it.
+    for answer in ("n\n", ""):
+        kept = runner.invoke(cli.main, ["db", "rollback"], input=answer)
+        assert kept.exit_code == 1 and "Aborted" in kept.output
+        assert f"Undo migration {latest} on {url} (APP_ENV=production)?" in kept.output
+        assert applied_versions(url)[-1] == latest
+
+    confirmed = runner.invoke(cli.main, ["db", "rollback"], input="y\n")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert latest not in applied_versions(url)
+
+    second = applied_versions(url)[-1]
+    unasked = runner.invoke(cli.main, ["db", "rollback", "--yes"])
+    assert unasked.exit_code == 0 and "Undo migration" not in unasked.output
+    assert second not in applied_versions(url)
+
+    monkeypatch.setenv("APP_ENV", "development")
+    third = applied_versions(url)[-1]
+    development = runner.invoke(cli.main, ["db", "rollback"])
+    assert development.exit_code == 0 and "Undo migration" not in development.output
+    assert third not in applied_versions(url)
+
+
+def test_cms_serve_without_a_server_nor_the_embedded_extra_says_what_to_do(runner, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pgserver", None)  # the wheel without `cms[embedded]`
+    monkeypatch.setattr(serve, "_local_server_url", lambda: None)
+    result = runner.invoke(cli.main, ["serve"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: no PostgreSQL answers on 127.0.0.1:5432 and the embedded one is not installed: "
+        "set DATABASE_URL, or pip install 'cms[embedded]'"]

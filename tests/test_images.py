@@ -688,7 +688,7 @@ def test_old_data_url_images_are_moved_into_car_image_files_and_served(fresh_dat
     assert files == [(uploaded_id, "image/png", png)]
     assert urls[uploaded_id] is None
     assert urls[linked_id] == "/images/car1.png"
-    assert urls[broken_id] is None  # moved whole into its repair record (0017)
+    assert broken_id not in urls  # its URL moved whole into its repair record (0017), its row gone (0036)
     assert repairs == [(broken_id, "data:image/png;base64,@@not base64@@")]
 
     client = make_app(database_url=url).test_client()
@@ -698,7 +698,7 @@ def test_old_data_url_images_are_moved_into_car_image_files_and_served(fresh_dat
     assert b"base64" not in listing.data
     detail = client.get(f"/api/cars/{car_id}").get_json()
     assert [image["imageUrl"] for image in detail["images"]] == [
-        f"http://localhost/api/cars/{car_id}/images/{uploaded_id}/file", "/images/car1.png", None,
+        f"http://localhost/api/cars/{car_id}/images/{uploaded_id}/file", "/images/car1.png",
     ]
     served = client.get(f"/api/cars/{car_id}/images/{uploaded_id}/file")
     assert served.status_code == 200

@@ -1,14 +1,16 @@
-"""seed.sql loads through the real psql any number of times, with the contract's accounts and cars."""
+"""seed.sql loads through the real psql (and `cms db seed`, through psycopg) any number of times,
+with the contract's accounts and cars."""
 
 from __future__ import annotations
 
 import subprocess
 from decimal import Decimal
 
+from click.testing import CliRunner
 from support.app import atob_payload
 from support.databases import count_rows
 
-from cms import db
+from cms import cli, db
 from cms.services.passwords import check_password
 
 SEEDED_TABLES = ("users", "cars", "car_images", "reviews")
@@ -114,3 +116,14 @@ def test_seed_lists_the_cars_under_an_existing_seller_account_and_leaves_other_s
     reviewed = sql.execute("SELECT car_id FROM reviews").fetchall()
     assert len(reviewed) == 1 and reviewed[0]["car_id"] != namesake["id"]
     assert sql.execute("SELECT count(*) AS n FROM car_images WHERE car_id = %s", (namesake["id"],)).fetchone()["n"] == 0
+
+
+def test_cms_db_seed_needs_no_psql_and_runs_again(database_url, sql, monkeypatch, tmp_path):
+    """`cms db seed` loads the file through psycopg: a server without PostgreSQL's client tools."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no psql (nor anything else) to be found
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    for _ in range(2):
+        result = CliRunner().invoke(cli.main, ["db", "seed"])
+        assert result.exit_code == 0, result.output
+        assert "seed.sql loaded" in result.output
+    assert counts(sql) == {"users": 3, "cars": 3, "car_images": 3, "reviews": 1}

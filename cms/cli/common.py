@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import psycopg
 
 from cms import db
 from cms.config import ConfigError, Settings, load_settings
@@ -48,8 +49,8 @@ def run_dbmate(url: str, *args: str) -> None:
 
 
 def run_seed(url: str) -> None:
-    """Load seed.sql; a failure is a one-line error with psql's reason."""
+    """Load seed.sql; a failure is a one-line error with PostgreSQL's reason."""
     try:
         db.run_seed(url)
-    except Exception as error:  # noqa: BLE001
-        raise click.ClickException(f"seed failed: {getattr(error, 'stderr', '') or error}") from None
+    except psycopg.Error as error:
+        raise click.ClickException(f"seed failed: {db.one_line(error)}") from None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cms.cli.common import run_dbmate, run_seed, session_database_url
+from cms import db
+from cms.cli.common import run_dbmate, run_seed, session_database_url, settings
 
 
 @click.group("db")
@@ -14,8 +15,24 @@ def db_group() -> None:
 
 @db_group.command("up")
 def db_up() -> None:
-    """Create the database if missing and apply every pending migration."""
-    run_dbmate(session_database_url("cms db up (dbmate)"), "up")
+    """Create the database if missing and apply every pending migration.
+
+    A database that holds rows (an old server's, or this service's before an upgrade) is first
+    migrated in a transaction that is rolled back: a migration that would stop leaves it untouched.
+    """
+    url = session_database_url("cms db up (dbmate)")
+    refusal = db.rehearse_migrations(url)
+    if refusal:
+        raise click.ClickException(f"nothing was changed: {refusal}")
+    before = db.applied_versions(url)
+    try:
+        run_dbmate(url, "up")
+    except SystemExit:
+        # The rehearsal passed but the real run did not (a lock, a write in between): name what stays.
+        applied = [version for version in db.applied_versions(url) if version not in before]
+        click.echo(f"cms db up stopped; applied before it stopped (and kept): {', '.join(applied) or 'none'}"
+                   + ("; `cms db rollback` undoes them one at a time" if applied else ""), err=True)
+        raise
 
 
 @db_group.command("status")
@@ -25,13 +42,20 @@ def db_status() -> None:
 
 
 @db_group.command("rollback")
-def db_rollback() -> None:
-    """Undo the newest applied migration."""
-    run_dbmate(session_database_url("cms db rollback (dbmate)"), "rollback")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (outside development it asks).")
+def db_rollback(yes: bool) -> None:
+    """Undo the newest applied migration (asks first unless APP_ENV is development or test)."""
+    url = session_database_url("cms db rollback (dbmate)")
+    current = settings()
+    if not yes and not current.is_development:
+        applied = db.applied_versions(url)
+        newest = applied[-1] if applied else "none"
+        click.confirm(f"Undo migration {newest} on {db.redact(url)} (APP_ENV={current.env})?", abort=True)
+    run_dbmate(url, "rollback")
 
 
 @db_group.command("seed")
 def db_seed() -> None:
     """Load seed.sql (demo accounts and cars); safe to run again."""
-    run_seed(session_database_url("cms db seed (psql)"))
+    run_seed(session_database_url("cms db seed"))
     click.echo("seed.sql loaded")

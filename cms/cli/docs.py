@@ -12,8 +12,24 @@ import psycopg
 from cms import config, db
 from cms.cli.common import settings
 from cms.operations import schema_docs
+from cms.resources import PACKAGED_ROOT
 
+# The documents live in the repository's docs/. An installed wheel has no repository around it
+# (db.ROOT is the package's copy of the SQL files): without --output the commands refuse there
+# rather than compare with, or write into, site-packages.
 DOCS_DIR = db.ROOT / "docs"
+IN_CHECKOUT = db.ROOT != PACKAGED_ROOT
+
+
+def _target(output: Path | None, name: str) -> Path:
+    if output is not None:
+        return output
+    if not IN_CHECKOUT:
+        raise click.ClickException(
+            f"cms docs keeps docs/{name} of a checkout, and this cms is an installed package: "
+            "run it in a checkout, or pass --output FILE"
+        )
+    return DOCS_DIR / name
 
 
 def _write_or_check(path: Path, content: str, check: bool, command: str) -> None:
@@ -40,11 +56,12 @@ def docs() -> None:
 @docs.command("schema")
 @click.option("--database-url", envvar="DATABASE_URL", default=None,
               help="A migrated database (default: DATABASE_URL, also read from .env).")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=DOCS_DIR / "schema.md",
-              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write or check (default: docs/schema.md of the checkout).")
 @click.option("--check", is_flag=True, help="Only compare: exit 1 when the file differs.")
-def docs_schema(database_url: str | None, output: Path, check: bool) -> None:
+def docs_schema(database_url: str | None, output: Path | None, check: bool) -> None:
     """Write docs/schema.md from the schema of a migrated database."""
+    output = _target(output, "schema.md")
     url = database_url or settings().database_url
     if not url:
         raise click.ClickException("DATABASE_URL is not set: pass --database-url or set it (see .env.example)")
@@ -59,11 +76,12 @@ def docs_schema(database_url: str | None, output: Path, check: bool) -> None:
 
 
 @docs.command("queries")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=DOCS_DIR / "queries.md",
-              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write or check (default: docs/queries.md of the checkout).")
 @click.option("--check", is_flag=True, help="Only compare: exit 1 when the file differs.")
-def docs_queries(output: Path, check: bool) -> None:
+def docs_queries(output: Path | None, check: bool) -> None:
     """Write docs/queries.md from the named queries in sql/queries/."""
+    output = _target(output, "queries.md")
     _write_or_check(output, schema_docs.render_queries_markdown(db.load_queries()), check, "cms docs queries")
 
 

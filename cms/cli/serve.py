@@ -31,7 +31,13 @@ def _local_server_url() -> str | None:
 def _embedded_server_url() -> str:
     """Start (or reuse) the embedded PostgreSQL whose data lives in ./var/pgdata."""
     os.environ.setdefault("XDG_RUNTIME_DIR", str(VAR_DIR))
-    import pgserver
+    try:
+        import pgserver  # the `embedded` extra: development only, not a requirement of the wheel
+    except ImportError:
+        raise click.ClickException(
+            "no PostgreSQL answers on 127.0.0.1:5432 and the embedded one is not installed: "
+            "set DATABASE_URL, or pip install 'cms[embedded]'"
+        ) from None
 
     data_dir = VAR_DIR / "pgdata"
     data_dir.mkdir(parents=True, exist_ok=True)

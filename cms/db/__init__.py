@@ -17,9 +17,12 @@ from cms.db.migrations import (
     SEED_FILE,
     StartupError,
     applied_migration,
+    applied_versions,
     check_database,
     dbmate_url,
     latest_migration_file_version,
+    pending_migrations,
+    rehearse_migrations,
     run_dbmate,
     run_seed,
     server_version,
@@ -53,7 +56,8 @@ from cms.resources import ROOT
 
 __all__ = [
     "LATEST_MIGRATION", "MIGRATIONS_DIR", "QUERIES", "ROOT", "SEED_FILE", "Query", "QueryFileError", "StartupError",
-    "applied_migration", "check_borrowed_connection", "check_database", "connect", "connection", "dbmate_url",
+    "applied_migration", "applied_versions", "pending_migrations", "rehearse_migrations",
+    "check_borrowed_connection", "check_database", "connect", "connection", "dbmate_url",
     "execute", "fetch_all", "fetch_one", "fetch_rows", "fetch_value", "get_pool", "init_app",
     "latest_migration_file_version", "load_queries", "one_line", "open_pool", "parse_query_file", "query", "redact",
     "run_dbmate", "run_seed", "server_version", "session_options", "transaction",

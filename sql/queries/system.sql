@@ -37,3 +37,15 @@ SELECT
 -- longer than timeout_ms inside the transaction (a backstop: a streamed car list whose client
 -- stopped reading must not hold its snapshot). Used by: GET /api/cars without limit.
 SELECT set_config('idle_in_transaction_session_timeout', %(timeout_ms)s::text, TRUE);
+
+-- name: table_exists
+-- Whether a table of that name exists in the public schema (one row, true or false).
+-- Used by: cms db up (whether the database holds rows to rehearse its migrations on).
+SELECT to_regclass('public.' || quote_ident(%(name)s)) IS NOT NULL AS present;
+
+-- name: applied_migrations
+-- Every migration version dbmate recorded, oldest first (many rows).
+-- Used by: cms db up (which migrations are pending). Index: schema_migrations_pkey.
+SELECT version
+FROM schema_migrations
+ORDER BY version ASC;

@@ -171,6 +171,11 @@ EXPECTED_REPAIRS = {
     ("car_images", 6, "image_url"): [(BROKEN_IMAGES[6], None)],
     ("car_images", 7, "image_url"): [(BROKEN_IMAGES[7], None)],
     ("car_images", 8, "image_url"): [(BROKEN_IMAGES[8], None)],
+    # Without link or bytes they are no images (0036): removed whole; car 5's next image becomes primary.
+    ("car_images", 6, "*"): [("whole row", None)],
+    ("car_images", 7, "*"): [("whole row", None)],
+    ("car_images", 8, "*"): [("whole row", None)],
+    ("car_images", 10, "is_primary"): [(False, True)],
     ("admin_actions", 1, "details"): [(json.dumps(DETAILS), DETAILS)],
 }
 
