@@ -58,6 +58,14 @@ def test_an_installed_wheel_picks_a_database_only_when_told_it_is_development(no
     assert serve.resolve_database_url(Settings(env="development"))[0] == "postgresql://me@127.0.0.1:5432/cms"
 
 
+def test_cms_serve_seeds_the_demo_accounts_in_development_only(no_app_env):
+    assert serve.seeds_demo_data(Settings())  # a checkout, APP_ENV unset: what `make run` does
+    no_app_env.setenv("APP_ENV", "development")
+    assert serve.seeds_demo_data(Settings(env="development"))
+    no_app_env.setenv("APP_ENV", "production")
+    assert not serve.seeds_demo_data(Settings(env="production"))
+
+
 def test_cms_serve_in_production_without_database_url_is_one_line_and_status_1(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HOST", "PORT")}
     result = subprocess.run([CMS, "serve"], cwd=tmp_path, env={**env, "APP_ENV": "production"},

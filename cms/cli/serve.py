@@ -62,6 +62,12 @@ def picking_refused(current: Settings) -> str | None:
             "local or embedded PostgreSQL for development)")
 
 
+def seeds_demo_data(current: Settings) -> bool:
+    """Whether `cms serve` loads seed.sql: in development only (the same rule as picking a database),
+    since the seed's demo accounts have public passwords."""
+    return picking_refused(current) is None
+
+
 def resolve_database_url(current: Settings | None = None) -> tuple[str, str]:
     """DATABASE_URL; else, in development only, the local server on 127.0.0.1:5432, else the embedded one."""
     current = current or settings()
@@ -88,7 +94,7 @@ def _dev_jwt_secret() -> str:
 @click.command("serve")
 @click.option("--workers", type=int, help="Worker processes (default: WEB_WORKERS, 2).")
 @click.option("--threads", type=int, help="Threads per worker (default: WEB_THREADS, 4).")
-@click.option("--no-seed", is_flag=True, help="Do not load seed.sql.")
+@click.option("--no-seed", is_flag=True, help="Do not load seed.sql (outside development it is never loaded).")
 def serve(workers: int, threads: int, no_seed: bool) -> None:
     """Find a database, migrate and seed it, then serve with granian (cms.server) on PORT (default 4000).
 
@@ -110,8 +116,13 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
     result = db.run_dbmate(session_url, "up", check=False)
     if result.returncode != 0:
         raise click.ClickException(f"migrations failed:\n{result.stdout}{result.stderr}")
-    if not no_seed:
+    if no_seed:
+        pass
+    elif seeds_demo_data(current):
         run_seed(session_url)
+    else:
+        click.echo(f"not seeding: APP_ENV={current.env} (the demo accounts' passwords are public; "
+                   "`cms db seed` loads them on purpose)")
     # The workers read their settings from this environment (and .env) again.
     os.environ["DATABASE_URL"] = url
     if not config.is_given("APP_ENV"):  # the environment's or .env's own value stands
