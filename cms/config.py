@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
@@ -93,6 +94,9 @@ class Settings:
     bcrypt_rounds: int = 10
     public_base_url: str = ""
     log_level: str = "INFO"
+    log_format: str = "text"  # LOG_FORMAT: text, or json (one object per line; cms/logging_setup.py)
+    # Addresses and networks that may read GET /metrics; anyone else gets a 404 (cms/api/metrics.py).
+    metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
     telegram_enabled: bool = False
     telegram_bot_token: str = ""
     telegram_chat_id: str = ""
@@ -150,6 +154,9 @@ def load_settings(dotenv_path: str | None = None) -> Settings:
         bcrypt_rounds=_int("BCRYPT_ROUNDS", 10, minimum=MIN_BCRYPT_ROUNDS),
         public_base_url=os.environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
         log_level=os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        log_format=os.environ.get("LOG_FORMAT", "text").strip().lower() or "text",
+        metrics_allow=tuple(a.strip() for a in os.environ.get("METRICS_ALLOW", "127.0.0.1,::1").split(",")
+                            if a.strip()),
         telegram_enabled=_bool("TELEGRAM_ENABLED", False),
         telegram_bot_token=os.environ.get("TELEGRAM_BOT_TOKEN", "").strip(),
         telegram_chat_id=os.environ.get("TELEGRAM_CHAT_ID", "").strip(),
@@ -195,6 +202,13 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError(f"DB_POOL_MODE must be session or transaction, got {settings.db_pool_mode!r}")
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {settings.log_level!r}")
+    if settings.log_format not in {"text", "json"}:
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {settings.log_format!r}")
+    for entry in settings.metrics_allow:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"METRICS_ALLOW: {entry!r} is not an address or network (e.g. 10.0.0.0/8)") from None
     return settings
 
 

@@ -83,8 +83,10 @@ from granian.log import logger as log
 from granian.net import SocketSpec
 from granian.server import MPServer
 
+from cms import metrics
 from cms.asgi import SEND_STALL_TIMEOUT, WsgiOverAsgi
 from cms.config import Settings
+from cms.logging_setup import configure_logging, startup_said_by_main_process
 
 TARGET = "cms.wsgi:app"
 # A connection has this long to send a request's headers, also when silent from the start, half
@@ -102,8 +104,7 @@ BOOT_FAILURE = 3
 LOG_CONFIG = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"cms": {"()": "cms.logging_setup.EscapingFormatter",
-                           "fmt": "%(asctime)s %(levelname)s granian %(message)s"}},
+    "formatters": {"cms": {"()": "cms.logging_setup.granian_formatter"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "cms", "stream": "ext://sys.stderr"}},
     "loggers": {"_granian": {"handlers": ["stderr"], "propagate": False}},
 }
@@ -153,7 +154,8 @@ def _load_app(ready_fd: int, threads: int, target: str) -> WsgiOverAsgi:
     """In a new worker: load the WSGI app, serve it over ASGI on `threads` threads (with the
     client time limits of its settings, when it is the CMS app), report ready."""
     module_name, _, attribute = target.partition(":")
-    wsgi_app = getattr(importlib.import_module(module_name), attribute or "app")
+    with startup_said_by_main_process():  # check_can_start said the warnings of the settings
+        wsgi_app = getattr(importlib.import_module(module_name), attribute or "app")
     settings = getattr(wsgi_app, "config", {}).get("CMS_SETTINGS") or Settings()
     app = WsgiOverAsgi(wsgi_app, threads=threads, max_request_bytes=settings.max_request_bytes,
                        body_timeout=settings.request_body_timeout,
@@ -267,6 +269,7 @@ class CmsServer(MPServer):
         self._read_ready_reports()
         for idx in dead:
             worker = self.wrks[idx].inner
+            metrics.mark_process_dead(worker.pid)
             if worker.pid in self._ready_pids:
                 self._ready_pids.discard(worker.pid)
                 log.warning("worker-%d (PID %s) died (%s); respawning", idx + 1, worker.pid, _how(worker.exitcode))
@@ -345,10 +348,12 @@ def check_can_start(settings: Settings) -> None:
     (`cms: cannot start: …`) and exit status 1, not a worker failing to boot."""
     from cms.config import ConfigError, validate, validate_for_serving
     from cms.db import StartupError, open_pool
+    from cms.services.outbox import client_from_settings
 
     try:
         settings = validate(settings)
         validate_for_serving(settings)
+        client_from_settings(settings)  # its warnings, said here once rather than by every worker
         open_pool(settings.with_overrides(pool_min_size=1, pool_max_size=1)).close()
     except (StartupError, ConfigError) as error:
         _cannot_start(error)
@@ -370,7 +375,9 @@ def main(argv: list[str] | None = None) -> None:
     """`python -m cms.server`: check settings and database, then serve until SIGTERM/SIGINT."""
     settings = settings_or_exit()
     options = parse_options(argv, settings)
+    configure_logging(settings.log_level, settings.log_format)  # granian's lines and the workers' follow
     check_can_start(settings)
+    metrics.prepare_multiprocess_dir()
     build_server(host=options.host, port=options.port, workers=options.workers, threads=options.threads,
                  stall_timeout=settings.response_stall_timeout).serve()
 
