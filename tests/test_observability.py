@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from support.app import TEST_JWT_SECRET
 from support.live_server import start_server
 
 from cms.api.metrics import may_read_metrics
@@ -168,8 +169,6 @@ def test_the_document_names_its_server_and_the_headers_of_its_answers(client, ap
 
 @pytest.fixture(scope="module")
 def json_server(database_url, tmp_path_factory):
-    from conftest import TEST_JWT_SECRET
-
     server = start_server(database_url, tmp_path_factory.mktemp("observability"), workers=2, threads=4,
                           jwt_secret=TEST_JWT_SECRET,
                           extra_env={"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "DB_POOL_MAX": "2",
