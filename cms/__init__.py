@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import weakref
+from functools import partial
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from cms import db
+from cms import db, metrics
 from cms.api import errors, login
 from cms.api.blueprints import register_blueprints
 from cms.api.car_detail_lane import CarDetailLane
 from cms.api.cors import init_cors
 from cms.api.envelope import register_envelope
 from cms.api.http import IdConverter
+from cms.api.metrics import pool_figures
 from cms.config import Settings, load_settings, validate, validate_for_serving
 from cms.hosts import LowerCaseHost, trusted_hosts
 from cms.logging_setup import configure_logging
@@ -31,7 +33,7 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     settings: Settings = load_settings()
     if test_config:
         settings = settings.with_overrides(**test_config)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     settings = validate(settings)
     validate_for_serving(settings)
 
@@ -59,6 +61,9 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     init_cors(app, settings.cors_origins)
 
     db.init_app(app, pool or db.open_pool(settings), db.open_replicas(settings))
+    sampler = metrics.start_pool_sampler(partial(pool_figures, app.extensions["cms.pool"]))
+    if sampler is not None:
+        app.extensions["cms.pool_sampler"] = sampler
     login.init_app(app)
     errors.register_error_handlers(app)
     worker = outbox.start_worker_thread(settings)

@@ -23,7 +23,11 @@ a thread:
   Meanwhile no thread waits on it.
 
 Requests without a body (no Content-Length, no Transfer-Encoding) skip the first step. The environ
-is PEP 3333's, built from the ASGI scope as granian's WSGI interface built it.
+is PEP 3333's, built from the ASGI scope as granian's WSGI interface built it, plus the time the
+request arrived (`cms.received_at`). The app may leave a callable in the environ
+(`cms.when_sent`): the loop calls it once the last byte is sent, or the answer given up, with that
+time and whether the answer went out whole; the request log and the latency metrics are written
+there, so that a streamed list or an answer that waited for the pool is timed as the client saw it.
 """
 
 from __future__ import annotations
@@ -32,13 +36,14 @@ import asyncio
 import logging
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote_to_bytes
 
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTimeout
 
 from cms.db import one_line
-from cms.raw_request import MalformedBody
+from cms.raw_request import RECEIVED_AT, WHEN_SENT, MalformedBody
 
 log = logging.getLogger(__name__)
 
@@ -158,19 +163,23 @@ class WsgiOverAsgi:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return
+        received = time.perf_counter()
         body, complete = _EmptyBody(), True
         declares, declared_length = _declared_body(scope["headers"])
         if declares:
             body, complete = await self._read_body(receive, declared_length)
         loop = asyncio.get_running_loop()
-        status, headers, chunks, more = await loop.run_in_executor(self.threads, self._start, scope, body)
+        status, headers, chunks, more, when_sent = await loop.run_in_executor(
+            self.threads, self._start, scope, body, received)
         if not complete:
             headers.append((b"connection", b"close"))  # the body's rest was never read
         gone = pending = None
+        whole = False
         try:
             await self._send(send, {"type": "http.response.start", "status": status, "headers": headers})
             if more is None and len(chunks) == 1 and len(chunks[0]) <= SEND_PIECE:  # most answers
                 await self._send(send, {"type": "http.response.body", "body": chunks[0]})
+                whole = True
                 return
             if more is not None:
                 # granian drops what is sent to a client that has left without saying so; only
@@ -192,9 +201,11 @@ class WsgiOverAsgi:
                 if more is not None:
                     return  # the client left: no last chunk
             await send({"type": "http.response.body", "body": b""})
+            whole = True
         except _ClientGone:
             return  # returning before the last message drops the connection mid-body
         finally:
+            sent = time.perf_counter()
             if gone is not None:
                 gone.cancel()
             if more is not None:
@@ -202,6 +213,8 @@ class WsgiOverAsgi:
                     pending.add_done_callback(lambda _: self.threads.submit(more.close))
                 else:
                     await loop.run_in_executor(self.threads, more.close)
+            if when_sent is not None:
+                _call_when_sent(when_sent, sent, whole)
 
     async def _read_body(self, receive, declared_length: int | None):
         """The request body as a file for wsgi.input, and whether it arrived whole."""
@@ -237,8 +250,9 @@ class WsgiOverAsgi:
                 spool.seek(0)
                 return spool, True
 
-    def _start(self, scope: dict, body):
-        """In a thread: run the app up to its first chunk. (status, headers, chunks, rest iterator or None)"""
+    def _start(self, scope: dict, body, received: float):
+        """In a thread: run the app up to its first chunk. (status, headers, chunks, rest iterator or
+        None, the app's cms.when_sent or None)"""
         started = []
 
         def start_response(status, headers, exc_info=None):
@@ -247,7 +261,9 @@ class WsgiOverAsgi:
 
         result = None
         try:
-            result = self.wsgi_app(environ_of(scope, body), start_response)
+            environ = environ_of(scope, body)
+            environ[RECEIVED_AT] = received
+            result = self.wsgi_app(environ, start_response)
             iterator = iter(result)
             # Two steps here: a generator calls start_response on its first, and a body that is not
             # streamed has ended by the second, so that most answers need one trip to a thread.
@@ -255,7 +271,7 @@ class WsgiOverAsgi:
             status, headers = started
             answer = (int(status.split(" ", 1)[0]),
                       [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers],
-                      chunks, None if len(chunks) < 2 else _Remaining(result, iterator))
+                      chunks, None if len(chunks) < 2 else _Remaining(result, iterator), environ.get(WHEN_SENT))
         except BaseException:
             _close(result)
             raise
@@ -293,6 +309,13 @@ class _Remaining:
     def close(self) -> None:
         iterable, self.iterable = self.iterable, None  # once
         _close(iterable)
+
+
+def _call_when_sent(when_sent, sent: float, whole: bool) -> None:
+    try:
+        when_sent(sent, whole)
+    except Exception:  # noqa: BLE001 - a failure to log or count must not reach granian
+        log.exception("recording a sent answer failed")
 
 
 async def _disconnected(receive) -> None:

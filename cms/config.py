@@ -147,6 +147,15 @@ def _allowed_hosts(hosts: tuple[str, ...]) -> None:
                 "every subdomain; international names in their xn-- form)")
 
 
+def _networks(entries: tuple[str, ...]) -> None:
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ma.ValidationError(
+                f"METRICS_ALLOW: {entry!r} is not an address or network (e.g. 10.0.0.0/8)") from None
+
+
 def _no_trailing_slash(value: str) -> str:
     return value.rstrip("/")
 
@@ -204,6 +213,13 @@ class Settings:
         "required (start-up stops otherwise): image links must not echo a client's `Host` header.",
         normalize=_no_trailing_slash)
     log_level: str = setting("LOG_LEVEL", "INFO", "Python log level.", choices=LOG_LEVELS, normalize=str.upper)
+    log_format: str = setting(
+        "LOG_FORMAT", "text", "`text` (one line per record) or `json` (one object per line: time, level, logger, "
+        "message, pid and, for the request log, method, path, query, route, status, duration to the last byte, "
+        "request id, user id, client; `cms/logging_setup.py`).", choices=("text", "json"), normalize=str.lower)
+    metrics_allow: tuple[str, ...] = setting(
+        "METRICS_ALLOW", ("127.0.0.1", "::1"), "Comma-separated addresses and networks (CIDR) that may read "
+        "`GET /metrics`; anyone else gets a 404.", check=_networks)
     telegram_enabled: bool = setting("TELEGRAM_ENABLED", False, "Notifications of new inquiries and payments.")
     telegram_bot_token: str = setting("TELEGRAM_BOT_TOKEN", "", "The Telegram bot sending them.")
     telegram_chat_id: str = setting("TELEGRAM_CHAT_ID", "", "The Telegram chat receiving them.")

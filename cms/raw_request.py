@@ -25,6 +25,12 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestHeaderFieldsTo
 log = logging.getLogger(__name__)
 
 
+# What the ASGI front (cms/asgi.py) and the app say to each other through the environ: the
+# perf_counter() time the request arrived, and a callable(sent_at, whole) the app may leave for the
+# front to call once the answer's last byte is sent (or the answer given up).
+RECEIVED_AT = "cms.received_at"
+WHEN_SENT = "cms.when_sent"
+
 MAX_REQUEST_LINE = 4094
 MAX_HEADER_FIELDS = 64  # browsers send about 20
 MAX_HEADER_BYTES = 8190

@@ -95,8 +95,10 @@ from granian.log import logger as log
 from granian.net import SocketSpec
 from granian.server import MPServer
 
+from cms import metrics
 from cms.asgi import SEND_STALL_TIMEOUT, WsgiOverAsgi
 from cms.config import Settings
+from cms.logging_setup import configure_logging, startup_said_by_main_process
 
 TARGET = "cms.wsgi:app"
 # The granian whose private process manager CmsServer was written against (setup.cfg pins it).
@@ -116,8 +118,7 @@ BOOT_FAILURE = 3
 LOG_CONFIG = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"cms": {"()": "cms.logging_setup.EscapingFormatter",
-                           "fmt": "%(asctime)s %(levelname)s granian %(message)s"}},
+    "formatters": {"cms": {"()": "cms.logging_setup.granian_formatter"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "cms", "stream": "ext://sys.stderr"}},
     "loggers": {"_granian": {"handlers": ["stderr"], "propagate": False}},
 }
@@ -167,7 +168,8 @@ def _load_app(ready_fd: int, threads: int, target: str) -> WsgiOverAsgi:
     """In a new worker: load the WSGI app, serve it over ASGI on `threads` threads (with the
     client time limits of its settings, when it is the CMS app), report ready."""
     module_name, _, attribute = target.partition(":")
-    wsgi_app = getattr(importlib.import_module(module_name), attribute or "app")
+    with startup_said_by_main_process():  # check_can_start said the warnings of the settings
+        wsgi_app = getattr(importlib.import_module(module_name), attribute or "app")
     settings = getattr(wsgi_app, "config", {}).get("CMS_SETTINGS") or Settings()
     app = WsgiOverAsgi(wsgi_app, threads=threads, max_request_bytes=settings.max_request_bytes,
                        body_timeout=settings.request_body_timeout,
@@ -287,6 +289,7 @@ class CmsServer(MPServer):
         self._read_ready_reports()
         for idx in dead:
             worker = self.wrks[idx].inner
+            metrics.mark_process_dead(worker.pid)
             if worker.pid in self._ready_pids:
                 self._ready_pids.discard(worker.pid)
                 log.warning("worker-%d (PID %s) died (%s); respawning", idx + 1, worker.pid, _how(worker.exitcode))
@@ -406,12 +409,14 @@ def check_can_start(settings: Settings) -> None:
     worker failing to boot nor a traceback."""
     from cms.config import ConfigError, validate, validate_for_serving
     from cms.db import StartupError, open_pool
+    from cms.services.outbox import client_from_settings
 
     try:
         check_granian_version()
         settings = validate(settings)
         validate_for_serving(settings)
         check_address_free(settings.host, settings.port)
+        client_from_settings(settings)  # its warnings, said here once rather than by every worker
         open_pool(settings.with_overrides(pool_min_size=1, pool_max_size=1)).close()
     except (CannotStart, StartupError, ConfigError) as error:
         _cannot_start(error)
@@ -432,7 +437,9 @@ def parse_options(argv: list[str] | None = None, settings: Settings | None = Non
 def serve(settings: Settings, announce: Callable[[], None] | None = None) -> None:
     """Check that the server can start (check_can_start), call `announce`, serve on settings.host
     and settings.port until SIGTERM/SIGINT."""
+    configure_logging(settings.log_level, settings.log_format)  # granian's lines and the workers' follow
     check_can_start(settings)
+    metrics.prepare_multiprocess_dir()
     if announce:
         announce()
     build_server(host=settings.host, port=settings.port, workers=settings.web_workers, threads=settings.web_threads,

@@ -142,3 +142,23 @@ def test_a_body_declared_over_the_limit_is_refused_before_it_is_read():
     sent = serve(app, scope_of([("content-length", "5000")], method="POST"), never_asked)
     assert sent[0]["status"] == 413
     assert (b"connection", b"close") in sent[0]["headers"]
+
+
+def test_the_apps_when_sent_is_called_after_the_last_byte_and_says_whether_it_went_out_whole():
+    from cms.raw_request import RECEIVED_AT, WHEN_SENT
+
+    for leaves, expected in ((False, True), (True, False)):
+        calls = []
+        stream = Chunks(20)
+
+        def app(environ, start_response, stream=stream, calls=calls):
+            environ[WHEN_SENT] = lambda at, whole, environ=environ: calls.append((at - environ[RECEIVED_AT], whole))
+            return stream.app(environ, start_response)
+
+        async def gone():
+            return {"type": "http.disconnect"}
+
+        sent = serve(app, scope_of(), gone if leaves else None)
+        assert calls and calls[0][1] is expected and calls[0][0] > 0, calls
+        assert len(calls) == 1
+        assert (sent[-1].get("more_body") is True) is leaves

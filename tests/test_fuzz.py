@@ -1,6 +1,6 @@
 """Fuzzing every operation of the OpenAPI document against the real server (granian).
 
-Schemathesis generates valid and invalid requests from cms.openapi's document (one
+Schemathesis generates valid and invalid requests from cms.api.openapi_document's document (one
 pytest test per operation, a fixed budget per operation, a fixed seed so a run can be
 replayed). Each request goes out as an admin, a seller, a buyer or anonymously, and
 half of them use the ids of rows that exist, so handlers get past their 404s. Every
@@ -21,7 +21,7 @@ from hypothesis import HealthCheck
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from cms.openapi import build_document, routes_app
+from cms.api.openapi_document import build_document, routes_app
 from cms.services.settings import CACHE_SECONDS
 
 SEED = 20260401
@@ -55,7 +55,7 @@ def error_body_is_json_with_error(ctx, response, case):
     return None
 
 
-# Also: answers match the document (so cms.openapi stays true to the handlers).
+# Also: answers match the document (so cms.api.openapi_document stays true to the handlers).
 CHECKS = [not_a_server_error, error_body_is_json_with_error, response_schema_conformance, content_type_conformance]
 
 

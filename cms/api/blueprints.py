@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    """Every area of the contract, on `app` (the service's, or cms.openapi's bare one)."""
+    """Every area of the contract, on `app` (the service's, or cms.api.openapi_document's bare one)."""
     from cms.api import (
         admin,
         admin_cars,
@@ -16,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
         health,
         images,
         inquiries,
+        metrics,
         openapi,
         payments,
         reviews,
@@ -26,5 +27,6 @@ def register_blueprints(app: Flask) -> None:
     from cms.api import auth as auth_api
 
     for module in (health, admin_ops, auth_api, users, cars, images, favorites, inquiries, reviews,
-                   seller, seller_inquiries, admin, admin_cars, payments, openapi):
+                   seller, seller_inquiries, admin, admin_cars, payments, openapi, metrics):
         app.register_blueprint(module.bp)
+    app.register_blueprint(openapi.docs_bp)

@@ -30,7 +30,7 @@ from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_host
 
 from cms.api.context import settings_cache_of
-from cms.api.envelope import HANDED_ON_ERROR, compressed_json, log_request, outgoing_headers, request_id_for
+from cms.api.envelope import HANDED_ON_ERROR, compressed_json, finish_request, outgoing_headers, request_id_for
 from cms.api.responses import indented
 from cms.api.revalidation import validator_headers
 from cms.raw_request import check_request_size
@@ -39,6 +39,7 @@ from cms.schemas.fields import parse_id
 from cms.services import cars as cars_service
 from cms.services import revalidation as revalidation_service
 
+ROUTE = "/api/cars/<id:car_id>"  # the rule of cms/api/cars.py's get_car, as Flask's path labels it
 DETAIL_PATH = re.compile(r"/api/cars/([0-9]+)/?")  # <id:car_id> with ASCII digits, strict_slashes off
 
 
@@ -108,5 +109,5 @@ class CarDetailLane:
         headers += validator_headers(tag)
         headers += outgoing_headers(self.app, environ, request_id)
         start_response("200 OK" if status == 200 else "304 NOT MODIFIED", headers)
-        log_request("GET", environ["PATH_INFO"], status, started, request_id, None)
+        finish_request(environ, ROUTE, status, started, request_id, None)
         return [body]

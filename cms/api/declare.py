@@ -9,7 +9,7 @@ The decorator authorizes (PUBLIC, SIGNED_IN or a tuple of roles; 401/403 before 
 else), parses the JSON body and the query string with their schemas (cms.api.http: every
 error stays the JSON `{error, details?}` of cms.api.errors) and hands them to the view as
 `body` and `query`, and dumps what the view returns with the response schema (a Response
-the view builds itself passes through). cms.openapi builds /api/openapi.json from the same
+the view builds itself passes through). cms.api.openapi_document builds /api/openapi.json from the same
 declarations, kept on the view as `operation`: a route without one fails that build.
 """
 
@@ -37,7 +37,7 @@ ADMIN = ("admin",)
 
 @dataclass(frozen=True)
 class Operation:
-    """What one endpoint reads and answers (for cms.openapi).
+    """What one endpoint reads and answers (for cms.api.openapi_document).
 
     auth: PUBLIC, SIGNED_IN or a tuple of roles. request/response: a marshmallow schema
     (class or instance; `many=True` for arrays) or a raw JSON schema dict.

@@ -1,6 +1,10 @@
 """The envelope of every request: a request id, the size checks, and on the way out the security
-headers, gzip for large JSON bodies and the request-log line (cms.create_app registers it; the
-car detail lane, cms/api/car_detail_lane.py, sends the same)."""
+headers, gzip for large JSON bodies, the request-log line and the request metrics (cms.create_app
+registers it; the car detail lane, cms/api/car_detail_lane.py, sends the same).
+
+The log line and the metrics time the answer to its last byte: under the ASGI front (cms/asgi.py)
+they are written when the front has sent it (a streamed whole list, an answer that waited for the
+pool: the time from the request's arrival), elsewhere (Flask's test client) when Flask is done."""
 
 from __future__ import annotations
 
@@ -8,12 +12,15 @@ import gzip
 import logging
 import re
 import time
+from functools import partial
 from secrets import token_hex
 
 from flask import Flask, g, request
 from werkzeug.http import parse_accept_header
 
-from cms.raw_request import check_request_size
+from cms import logging_setup
+from cms.metrics import metrics
+from cms.raw_request import RECEIVED_AT, WHEN_SENT, check_request_size
 
 log = logging.getLogger("cms.request")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -30,13 +37,36 @@ def request_id_for(environ: dict) -> str:
     return incoming if incoming and _REQUEST_ID.fullmatch(incoming) else token_hex(16)
 
 
-def log_request(method: str, path: str, status: int, started: float | None, request_id: str,
-                user_id: int | None) -> None:
-    """The request-log line (INFO), one per answered request."""
-    if log.isEnabledFor(logging.INFO):
-        duration_ms = (time.perf_counter() - (started or time.perf_counter())) * 1000
-        log.info("request method=%s path=%s status=%s duration_ms=%.1f request_id=%s user_id=%s",
-                 method, path, status, duration_ms, request_id, user_id or "-")
+def finish_request(environ: dict, route: str, status: int, started: float | None, request_id: str,
+                   user_id: int | None) -> None:
+    """The request-log line and the request metrics of an answer, once its last byte is sent: left
+    for the ASGI front to call when it serves the app, written now otherwise. `route` is the URL
+    rule (`unmatched` for none), `started` the time Flask took the request (used without the front)."""
+    received = environ.get(RECEIVED_AT)
+    if received is not None:
+        environ[WHEN_SENT] = partial(_record, environ, route, status, received, request_id, user_id)
+    else:
+        _record(environ, route, status, started or time.perf_counter(), request_id, user_id, time.perf_counter())
+
+
+def _record(environ: dict, route: str, status: int, started: float, request_id: str, user_id: int | None,
+            sent: float, whole: bool = True) -> None:
+    seconds = sent - started
+    method = environ.get("REQUEST_METHOD", "")
+    metrics().observe_request(method, route, status, seconds)
+    if not log.isEnabledFor(logging.INFO):
+        return
+    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")  # PEP 3333's str
+    fields = None
+    if logging_setup.is_json():
+        fields = {"method": method, "path": path, "query": environ.get("QUERY_STRING", ""), "route": route,
+                  "status": status, "duration_ms": round(seconds * 1000, 1), "request_id": request_id,
+                  "user_id": user_id, "client": environ.get("REMOTE_ADDR", "")}
+        if not whole:
+            fields["complete"] = False
+    log.info("request method=%s path=%s status=%s duration_ms=%.1f request_id=%s user_id=%s%s",
+             method, path, status, seconds * 1000, request_id, user_id or "-", "" if whole else " complete=false",
+             extra={logging_setup.REQUEST_FIELDS: fields})
 
 
 def register_envelope(app: Flask) -> None:
@@ -74,8 +104,9 @@ def register_envelope(app: Flask) -> None:
                 headers[name] = value
             elif not cors_done:
                 headers.add(name, value)
-        log_request(req.method, req.path, response.status_code, state.get("started"), request_id,
-                    getattr(state.get("_login_user"), "id", None))
+        rule = req.url_rule
+        finish_request(req.environ, rule.rule if rule is not None else UNMATCHED, response.status_code,
+                       state.get("started"), request_id, getattr(state.get("_login_user"), "id", None))
         return response
 
 
@@ -89,6 +120,9 @@ def outgoing_headers(app: Flask, environ: dict, request_id: str) -> list[tuple[s
         headers += app.extensions["cms.cors_headers"](environ)
     return headers
 
+
+# The route label of a request no route matched (any path: raw paths would be a series each).
+UNMATCHED = "unmatched"
 
 # On every answer. Without it, a browser may sniff a JSON body holding user text as HTML and run it.
 SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"),)

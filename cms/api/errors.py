@@ -21,6 +21,7 @@ from cms.errors import (
     Unauthorized,
     Unavailable,
 )
+from cms.metrics import metrics
 
 log = logging.getLogger("cms.errors")
 
@@ -117,12 +118,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(psycopg.errors.QueryCanceled)
     def handle_timeout(error):
+        metrics().database_errors.labels("statement_timeout").inc()
         log.warning("statement timeout request_id=%s: %s", g.get("request_id"), error)
         return error_response(503, "The database took too long to answer; please retry")
 
     @app.errorhandler(PoolTimeout)
     @app.errorhandler(psycopg.OperationalError)
     def handle_database_down(error):
+        metrics().database_errors.labels("pool_timeout" if isinstance(error, PoolTimeout) else "unavailable").inc()
         log.warning("database unavailable request_id=%s: %s", g.get("request_id"), error)
         return error_response(503, "Database unavailable; please retry shortly")
 

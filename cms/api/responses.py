@@ -20,6 +20,9 @@ TOTAL_COUNT_CAPPED_HEADER = "X-Total-Count-Capped"
 TOTAL_COUNT_HEADERS = {
     TOTAL_COUNT_HEADER: {"description": "Number of matching cars (all pages)",
                          "schema": {"type": "integer", "minimum": 0}},
+    TOTAL_COUNT_CAPPED_HEADER: {"description": "Sent (as true) when counting stopped at its cap: X-Total-Count "
+                                               "is then a lower bound",
+                                "schema": {"type": "string", "enum": ["true"]}},
     "Link": {"description": 'With limit, when the page is full: <URL of the next page>; rel="next" '
                             "(same filters, sort and limit, an opaque cursor instead of offset)",
              "schema": {"type": "string"}},

@@ -12,6 +12,7 @@ MARK_NOTIFICATION_SENT = query("mark_notification_sent")
 MARK_NOTIFICATION_FAILED = query("mark_notification_failed")
 INSERT_NOTIFICATION_ATTEMPT = query("insert_notification_attempt")
 LIST_RECENT_NOTIFICATIONS = query("list_recent_notifications")
+COUNT_PENDING_NOTIFICATIONS = query("count_pending_notifications")
 
 
 def enqueue(conn: Connection, kind: str, message: str) -> int:
@@ -42,3 +43,7 @@ def insert_attempt(conn: Connection, *, outbox_id: int, attempt_number: int, sta
 
 def list_recent(conn: Connection, limit: int, offset: int) -> list[dict]:
     return fetch_all(conn, LIST_RECENT_NOTIFICATIONS, {"limit": limit, "offset": offset})
+
+
+def count_pending(conn: Connection) -> int:
+    return fetch_value(conn, COUNT_PENDING_NOTIFICATIONS, {})

@@ -90,6 +90,11 @@ def client_from_settings(settings) -> TelegramClient | None:
     return TelegramClient(settings.telegram_api_url, settings.telegram_bot_token, settings.telegram_chat_id)
 
 
+def backlog(conn: psycopg.Connection) -> int:
+    """Notifications waiting to be sent (pending, due or not)."""
+    return outbox_repo.count_pending(conn)
+
+
 def backoff_seconds(attempt_number: int, base: float = BASE_BACKOFF_SECONDS) -> float:
     """Wait after the n-th failed attempt: base, 2·base, 4·base, … capped."""
     return min(MAX_BACKOFF_SECONDS, base * (2 ** (attempt_number - 1)))

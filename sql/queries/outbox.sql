@@ -75,3 +75,10 @@ SELECT
 FROM notification_outbox
 ORDER BY id DESC
 LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: count_pending_notifications
+-- How many notifications wait to be sent (the outbox backlog).
+-- Used by: GET /metrics. Index: notification_outbox_due_idx (partial, pending rows).
+SELECT count(*) AS pending
+FROM notification_outbox
+WHERE status = 'pending';

@@ -1,4 +1,5 @@
-"""The OpenAPI 3 document of the whole API, built with apispec from the routes' own declarations.
+"""The OpenAPI 3 document of the whole API, built with apispec from the routes' own declarations
+(served at /api/openapi.json, browsable at /api/docs: cms/api/openapi.py).
 
 Each route states what it reads (body, query string), answers and who may call it once, next
 to its code (cms.api.declare); the same declaration validates the request and dumps the
@@ -31,6 +32,13 @@ OPENAPI_VERSION = "3.0.3"
 TITLE = "CMS car marketplace API"
 API_VERSION = "1.0.0"
 SECURITY_SCHEME = "bearerAuth"
+DOCS_BLUEPRINT = "api_docs"  # Swagger UI's page and files (cms/api/openapi.py): not operations
+# Headers every answer carries, documented once and referred to from each response.
+COMMON_HEADERS = {
+    "X-Request-Id": {"description": "The request's id: the caller's X-Request-Id when it is a plain token "
+                                    "(1-64 of A-Z a-z 0-9 . _ -), else a new one; also in the request log",
+                     "schema": {"type": "string"}},
+}
 
 ERROR_STATUSES = {
     400: "Invalid input (wrong type, missing or out-of-range field, malformed JSON, bad path id)",
@@ -156,11 +164,10 @@ def _operation(endpoint: str, method: str, rule: str, spec_op: Operation) -> dic
         parameters.append({"in": "query", "schema": spec_op.query})
     success: dict = {"description": spec_op.summary,
                      "content": _content(spec_op.response, spec_op.response_content_type)}
-    if spec_op.headers:
-        success["headers"] = spec_op.headers
+    success["headers"] = {**_common_headers(), **spec_op.headers}
     responses: dict = {str(spec_op.status): success}
     for status, description in spec_op.other_answers.items():
-        responses[str(status)] = {"description": description}
+        responses[str(status)] = {"description": description, "headers": _common_headers()}
     errors = set(spec_op.errors) | {503}
     if path_params or spec_op.query is not None or spec_op.request is not None:
         errors.add(400)
@@ -190,11 +197,15 @@ def _operation(endpoint: str, method: str, rule: str, spec_op: Operation) -> dic
     return operation
 
 
+def _common_headers() -> dict:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in COMMON_HEADERS}
+
+
 def app_routes(app: Flask) -> list[tuple[str, str, str]]:
-    """(endpoint, METHOD, rule) of every route of the app, static files excluded."""
+    """(endpoint, METHOD, rule) of every route of the app, static files and the docs page excluded."""
     routes = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
+        if rule.endpoint == "static" or rule.endpoint.startswith(DOCS_BLUEPRINT + "."):
             continue
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             routes.append((rule.endpoint, method, rule.rule))
@@ -202,8 +213,11 @@ def app_routes(app: Flask) -> list[tuple[str, str, str]]:
 
 
 def build_document(app: Flask) -> dict:
-    """The OpenAPI 3 document of every route of `app`; MissingOperation for an unmapped endpoint."""
+    """The OpenAPI 3 document of every route of `app`; MissingOperation for an unmapped endpoint.
+    Its server is PUBLIC_BASE_URL when the app has one, else the host that served the document."""
     plugin = _marshmallow_plugin()
+    settings = app.config.get("CMS_SETTINGS")
+    server_url = getattr(settings, "public_base_url", "") or "/"
     spec = APISpec(
         title=TITLE,
         version=API_VERSION,
@@ -211,15 +225,19 @@ def build_document(app: Flask) -> dict:
         plugins=[plugin],
         info={"description": "The HTTP API of the car marketplace (see the contract in docs). "
                              "Errors are JSON {error, details?}."},
+        servers=[{"url": server_url}],
     )
     _register_field_types(plugin)
     spec.components.security_scheme(
         SECURITY_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     spec.components.schema("Error", schema=ErrorSchema)
+    for name, header in COMMON_HEADERS.items():
+        spec.components.header(name, header)
     for status, description in ERROR_STATUSES.items():
         spec.components.response(f"Error{status}", {
             "description": description,
+            "headers": _common_headers(),
             "content": {"application/json": {"schema": "Error"}},
         })
 
