@@ -159,12 +159,34 @@ def prepare_multiprocess_dir() -> str:
         for old in glob.glob(os.path.join(path, "*.db")):  # a previous run's workers
             os.remove(old)
     else:
-        path = tempfile.mkdtemp(prefix="cms-metrics-")
+        remove_orphaned_dirs()
+        path = tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-")
         owner = os.getpid()
         # Only by this process: a forked worker runs atexit handlers too, and must not remove it.
         atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
         os.environ[MULTIPROCESS_DIR] = path
     return path
+
+
+TEMPORARY_PREFIX = "cms-metrics-"
+
+
+def remove_orphaned_dirs(parent: str | None = None) -> list[str]:
+    """Remove the temporary metric directories of servers that are gone (killed, so their exit
+    handler never ran): those of this user whose name's process id no longer runs. Returns them."""
+    removed = []
+    for path in glob.glob(os.path.join(parent or tempfile.gettempdir(), f"{TEMPORARY_PREFIX}*-*")):
+        pid_text = os.path.basename(path)[len(TEMPORARY_PREFIX):].split("-", 1)[0]
+        try:
+            if not pid_text.isdigit() or os.stat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except OSError:  # gone meanwhile, or another user's process: not ours to judge
+            continue
+    return removed
 
 
 def mark_process_dead(pid: int) -> None:

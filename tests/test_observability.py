@@ -7,7 +7,10 @@ import asyncio
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -19,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.app import TEST_JWT_SECRET
 from support.live_server import start_server
 
+from cms import metrics
 from cms.api.metrics import may_read_metrics
 from cms.asgi import WsgiOverAsgi
 from cms.logging_setup import EscapingFormatter, JsonFormatter, configure_logging
@@ -251,8 +255,6 @@ def test_a_503_after_the_pool_wait_is_logged_with_its_true_duration(json_server,
 
 
 def test_each_server_run_starts_from_an_empty_metrics_directory(tmp_path, monkeypatch):
-    from cms import metrics
-
     monkeypatch.setenv(metrics.MULTIPROCESS_DIR, str(tmp_path))
     (tmp_path / "counter_4242.db").write_bytes(b"old run")
     (tmp_path / "gauge_livesum_4343.db").write_bytes(b"old run")
@@ -262,3 +264,18 @@ def test_each_server_run_starts_from_an_empty_metrics_directory(tmp_path, monkey
     (tmp_path / "counter_4444.db").write_bytes(b"its counts stay")
     metrics.mark_process_dead(4444)
     assert [path.name for path in tmp_path.iterdir()] == ["counter_4444.db"]
+
+
+def test_a_killed_servers_metrics_directory_is_removed_by_the_next_server(tmp_path):
+    # A server killed with SIGKILL never runs its exit handler; the next one cleans up after it.
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone_pid = int(finished.stdout)
+    orphan = tmp_path / f"{metrics.TEMPORARY_PREFIX}{gone_pid}-abc"
+    alive = tmp_path / f"{metrics.TEMPORARY_PREFIX}{os.getpid()}-def"
+    unrelated = tmp_path / f"{metrics.TEMPORARY_PREFIX}notapid"
+    for path in (orphan, alive, unrelated):
+        path.mkdir()
+        (path / "counter_1.db").write_bytes(b"x")
+
+    assert metrics.remove_orphaned_dirs(str(tmp_path)) == [str(orphan)]
+    assert not orphan.exists() and alive.exists() and unrelated.exists()
