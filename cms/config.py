@@ -106,6 +106,7 @@ class Settings:
     database_direct_url: str = ""
     database_replica_urls: tuple[str, ...] = ()
     replica_max_lag_seconds: float = 5.0
+    idempotency_key_ttl_hours: int = 24  # how long a stored answer to an Idempotency-Key is replayed
     extra: dict = field(default_factory=dict)
 
     @property
@@ -163,6 +164,7 @@ def load_settings(dotenv_path: str | None = None) -> Settings:
             url.strip() for url in os.environ.get("DATABASE_REPLICA_URL", "").split(",") if url.strip()
         ),
         replica_max_lag_seconds=_float("DB_REPLICA_MAX_LAG_SECONDS", 5.0, minimum=0.0),
+        idempotency_key_ttl_hours=_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1, maximum=24 * 30),
     )
 
 

@@ -18,7 +18,8 @@ FLASK = ("flask", "flask_login", "flask_cors", "werkzeug")
 # Modules of cms/api/ that are not blueprints: request reading, request-scoped context, shared answers.
 API_HELPERS = {"cms.api", "cms.api.http", "cms.api.context", "cms.api.responses", "cms.api.errors",
                "cms.api.declare", "cms.api.cors", "cms.api.blueprints",
-               "cms.api.envelope", "cms.api.car_detail_lane", "cms.api.revalidation"}
+               "cms.api.envelope", "cms.api.car_detail_lane", "cms.api.revalidation",
+               "cms.api.idempotency"}
 
 
 # Every module of cms/ in one layer, top to bottom; a module imports its own layer or those below.
