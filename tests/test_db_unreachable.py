@@ -12,22 +12,17 @@ import time
 
 import pytest
 from support.app import app_config
-from support.replica import pair_or_skip
+from support.replica import migrated_pair
 
-from cms import create_app, db
+from cms import create_app
 
 POOL_TIMEOUT = 20.0  # far above what an answer may take here: a 503 must not wait for it
 
 
 @pytest.fixture(scope="module")
 def pair():
-    streaming = pair_or_skip()
-    try:
-        db.run_dbmate(streaming.primary.url(), "up")
-        streaming.wait_for_replay()
+    with migrated_pair() as streaming:
         yield streaming
-    finally:
-        streaming.remove()
 
 
 @pytest.fixture(scope="module")
