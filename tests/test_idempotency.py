@@ -115,6 +115,24 @@ def test_a_failure_after_the_write_leaves_neither_the_write_nor_the_key(client, 
     assert count(sql, "idempotency_keys") == 0
 
 
+def test_a_commit_not_confirmed_by_the_synchronous_standby_is_a_503_and_its_retry_finds_out(
+        client, factory, buyer, car, sql, monkeypatch):
+    record_key = idempotency_repo.record_key
+
+    def cut_short(conn, **kwargs):  # what PostgreSQL says when a commit's wait for the standby is cancelled
+        record_key(conn, **kwargs)
+        conn.execute("DO $$ BEGIN RAISE WARNING 'canceling wait for synchronous replication due to user request'; "
+                     "END $$")
+
+    monkeypatch.setattr(idempotency_repo, "record_key", cut_short)
+    headers = factory.headers(buyer)
+    assert inquiry(client, headers, car, "key-unconfirmed").status_code == 503
+    monkeypatch.setattr(idempotency_repo, "record_key", record_key)
+    again = inquiry(client, headers, car, "key-unconfirmed")  # here the write survived: its answer comes back
+    assert (again.status_code, again.headers["Idempotent-Replayed"]) == (200, "true")
+    assert count(sql, "inquiries") == 1
+
+
 def test_an_expired_key_runs_again(client, factory, buyer, car, sql):
     headers = factory.headers(buyer)
     first = inquiry(client, headers, car, "old-key")

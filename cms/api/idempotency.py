@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import psycopg
 from flask import current_app, make_response, request
 from werkzeug.wrappers import Response
 
@@ -25,6 +26,9 @@ from cms.errors import AppError
 from cms.services import idempotency as idempotency_service
 
 HEADER = "Idempotency-Key"
+# The start of PostgreSQL's warning when a commit stops waiting for the synchronous standby
+# (statement_timeout, a cancel): the commit is local only (lc_messages must be English).
+SYNC_REPLICATION_CANCELLED = "canceling wait for synchronous replication"
 REPLAYED_HEADER = "Idempotent-Replayed"
 DOCUMENTED_HEADER = {
     "in": "header", "name": HEADER, "required": False, "schema": {"type": "string", "maxLength": 255},
@@ -44,6 +48,18 @@ def _replay(stored: idempotency_service.StoredAnswer) -> Response:
     return response
 
 
+def _confirm_replicated(notices: list[str]) -> None:
+    """Raise (a 503) when the commit's wait for the synchronous standby was cut short.
+
+    PostgreSQL then reports the commit as done with only a warning, although the standby may not
+    have it: after a failover to that standby the write would be gone while its answer was given.
+    The retry of the same key finds out which: the stored answer if the write survived, else a new run.
+    """
+    for notice in notices:
+        if notice.startswith(SYNC_REPLICATION_CANCELLED):
+            raise psycopg.OperationalError(f"the commit was not confirmed by the synchronous standby: {notice}")
+
+
 def idempotent(view: Callable) -> Callable:
     """Run `view` under the request's Idempotency-Key, when it has one (see the module docstring)."""
 
@@ -57,22 +73,31 @@ def idempotent(view: Callable) -> Callable:
         fingerprint = idempotency_service.request_hash(request.method, request.path, request.get_data(cache=True))
         ttl_hours = current_app.config["CMS_SETTINGS"].idempotency_key_ttl_hours
         conn = db.primary_connection()
-        refused = None
-        with conn.transaction():
-            stored = idempotency_service.begin(conn, scope, key, fingerprint, ttl_hours)
-            if stored is not None:
-                return _replay(stored)
-            try:
-                response = make_response(view(*args, **kwargs))
-            except AppError as error:  # its writes were undone by its own transaction; commit the rest
-                refused = error
-            else:
-                if 200 <= response.status_code < 300 and not response.is_streamed:
-                    answer = idempotency_service.StoredAnswer(
-                        response.status_code, response.content_type or "", response.get_data())
-                    idempotency_service.record(conn, scope, key, fingerprint, answer, ttl_hours)
+        refused = stored = None
+        notices: list[str] = []
+
+        def keep_notice(diagnostic: psycopg.errors.Diagnostic) -> None:
+            notices.append(diagnostic.message_primary or "")  # readable only during the call
+
+        conn.add_notice_handler(keep_notice)
+        try:
+            with conn.transaction():
+                stored = idempotency_service.begin(conn, scope, key, fingerprint, ttl_hours)
+                if stored is None:
+                    try:
+                        response = make_response(view(*args, **kwargs))
+                    except AppError as error:  # its writes were undone by its own transaction; commit the rest
+                        refused = error
+                    else:
+                        if 200 <= response.status_code < 300 and not response.is_streamed:
+                            answer = idempotency_service.StoredAnswer(
+                                response.status_code, response.content_type or "", response.get_data())
+                            idempotency_service.record(conn, scope, key, fingerprint, answer, ttl_hours)
+        finally:
+            conn.remove_notice_handler(keep_notice)
+        _confirm_replicated(notices)
         if refused is not None:
             raise refused
-        return response
+        return _replay(stored) if stored is not None else response
 
     return wrapper

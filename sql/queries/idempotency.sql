@@ -1,10 +1,14 @@
 -- name: idempotency_lock_key
 -- Serialize requests that carry the same key in the same scope until the
--- transaction ends (a transaction-level advisory lock; one row).
+-- transaction ends (a transaction-level advisory lock), and give the
+-- transaction an id, so that even one that only replays an answer commits
+-- through synchronous replication (one row).
 -- Used by: every POST declared idempotent, before it runs.
-SELECT pg_advisory_xact_lock(
-    hashtextextended('idempotency:' || %(scope)s || ':' || %(idempotency_key)s, 0)
-) AS locked;
+SELECT
+    pg_advisory_xact_lock(
+        hashtextextended('idempotency:' || %(scope)s || ':' || %(idempotency_key)s, 0)
+    ) AS locked,
+    pg_current_xact_id() AS transaction_id;
 
 -- name: idempotency_find_key
 -- The stored answer for a key in a scope, unless it expired (one row or none).
