@@ -143,14 +143,14 @@ def test_kill_9_of_the_primary_loses_no_acknowledged_write_and_doubles_none(form
         standby = next(node for node in formation.nodes if node is not old_primary)
         watch = MonitorWatch(formation, standby.name)
         with Writers(server.url, headers, car_id) as writers:
-            time.sleep(2.0)
+            time.sleep(1.0)
             watch.start()
             killed_at = time.monotonic()
             formation.kill_primary_postmaster()
             deadline = killed_at + WRITES_BACK_WITHIN + 10
             while time.monotonic() < deadline and watch.promoted_at is None:
                 time.sleep(0.1)
-            time.sleep(3.0)  # new writes on the new primary
+            time.sleep(2.0)  # new writes on the new primary
         watch.done.set()
         watch.join(timeout=5)
 

@@ -189,3 +189,12 @@ def test_every_creating_post_documents_the_key(client):
         "/api/favorites/toggle", "/api/seller/orders", "/api/payments/checkout", "/api/payments/confirm-payment",
         "/api/admin/users", "/api/admin/sellers",
     }
+
+
+def test_a_browser_on_another_origin_may_send_the_key_and_read_the_replay_mark(client):
+    preflight = client.options("/api/inquiries", headers={
+        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, idempotency-key"})
+    assert "idempotency-key" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    answer = client.get("/ping", headers={"Origin": "http://localhost:5173"})
+    assert "Idempotent-Replayed" in answer.headers["Access-Control-Expose-Headers"]

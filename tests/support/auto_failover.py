@@ -84,9 +84,9 @@ class Formation:
         self.monitor = Node("monitor", self.base / "monitor", free_port())
         self.nodes = [Node(f"node{n}", self.base / f"node{n}", free_port()) for n in (1, 2)]
         self.env = {
-            "PATH": f"{postgres_bin_dir()}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "XDG_CONFIG_HOME": str(self.base / "config"), "XDG_DATA_HOME": str(self.base / "share"),
             "XDG_RUNTIME_DIR": str(self.base / "run"), "PGCONNECT_TIMEOUT": "2",
+            "PATH": f"{postgres_bin_dir()}:/usr/local/bin:/usr/bin:/bin",
         }
 
     # --- commands --------------------------------------------------------------------------------
@@ -136,19 +136,25 @@ class Formation:
                       "--auth", "trust", "--no-ssl", "--monitor", self.monitor_url(), "--dbname", database,
                       "--name", node.name, timeout=120)
             self._start(node)
-        self.wait_for_states({"node1": "primary", "node2": "secondary"}, timeout=60)
+        self.wait_for_states({"node1": "primary", "node2": "secondary"}, timeout=90)
         return self
 
-    def _wait_for_monitor(self, timeout: float = 30) -> None:
+    def _wait_until(self, condition, what: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while True:
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: not within {timeout} s:\n{self.logs()}")
+            time.sleep(0.1)
+
+    def _wait_for_monitor(self, timeout: float = 30) -> None:
+        def answers() -> bool:
             try:
                 with psycopg.connect(self.monitor_url(), connect_timeout=2):
-                    return
+                    return True
             except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+                return False
+
+        self._wait_until(answers, "the monitor answers", timeout)
 
     def states(self) -> dict[str, tuple[str, str]]:
         """{node name: (reported state, assigned state)} from the monitor."""
@@ -158,14 +164,8 @@ class Formation:
 
     def wait_for_states(self, wanted: dict[str, str], timeout: float) -> None:
         """Until each named node reports, and is assigned, the wanted state."""
-        deadline = time.monotonic() + timeout
-        while True:
-            states = self.states()
-            if all(states.get(name) == (state, state) for name, state in wanted.items()):
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"formation states {states}, wanted {wanted}:\n{self.logs()}")
-            time.sleep(0.2)
+        self._wait_until(lambda: all(self.states().get(name) == (state, state) for name, state in wanted.items()),
+                         f"formation states {wanted}", timeout)
 
     def primary(self) -> Node:
         """The node the monitor has as primary now."""
