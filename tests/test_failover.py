@@ -10,6 +10,7 @@ answered 503, retries answered from the key store) are printed for docs/scaling.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -166,7 +167,7 @@ def test_kill_9_of_the_primary_loses_no_acknowledged_write_and_doubles_none(form
         with psycopg.connect(formation.url(), autocommit=True) as conn:
             stored = conn.execute("SELECT id, message FROM inquiries").fetchall()
         stored_ids = {row[0] for row in stored}
-        acknowledged = {requests.models.complexjson.loads(w.answer)["id"]: w for w in writes}
+        acknowledged = {json.loads(w.answer)["id"]: w for w in writes}
         lost = [(w.replayed, [(round(at - killed_at, 2), st) for at, st in w.attempts])
                 for key, w in acknowledged.items() if key not in stored_ids]
         assert not lost, f"acknowledged writes lost: {lost}"

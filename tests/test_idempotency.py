@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import uuid
 
 import psycopg
 import pytest
+from PIL import Image
 from support.app import error_of
 
 from cms.repositories import idempotency as idempotency_repo
@@ -25,6 +27,12 @@ def buyer(factory):
 @pytest.fixture
 def car(factory, seller):
     return factory.car(seller, title="Aura GT-S")
+
+
+def image_bytes(color=(200, 40, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 150), color).save(buffer, "JPEG")
+    return buffer.getvalue()
 
 
 def count(sql, table: str) -> int:
@@ -142,6 +150,19 @@ def test_an_expired_key_runs_again(client, factory, buyer, car, sql):
     assert again.get_json()["id"] != first.get_json()["id"]
     assert count(sql, "inquiries") == 2
     assert count(sql, "idempotency_keys") == 1  # the expired twin was replaced
+
+
+def test_a_retried_image_upload_stores_its_images_once(client, factory, seller, car, sql):
+    # the test client, like a browser, draws a new multipart boundary for each attempt
+    headers = {**factory.headers(seller), "Idempotency-Key": "upload-1"}
+    answers = [client.post(f"/api/cars/{car['id']}/images", headers=headers, content_type="multipart/form-data",
+                           data={"images": [(io.BytesIO(image_bytes()), "front.jpg")]}) for _ in range(2)]
+    assert [answer.status_code for answer in answers] == [201, 201]
+    assert answers[1].get_data() == answers[0].get_data()
+    assert count(sql, "car_images") == 1
+    other = client.post(f"/api/cars/{car['id']}/images", headers=headers, content_type="multipart/form-data",
+                        data={"images": [(io.BytesIO(image_bytes(color=(1, 2, 3))), "front.jpg")]})
+    assert other.status_code == 409
 
 
 def test_a_retried_favorite_toggle_does_not_undo_itself(client, factory, buyer, car, sql):

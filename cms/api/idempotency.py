@@ -14,6 +14,8 @@ scope, where only the same request, byte for byte, is answered from the store.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Callable
 
 import psycopg
@@ -40,6 +42,19 @@ DOCUMENTED_HEADER = {
 def _scope() -> str:
     user = caller()
     return f"user:{user.id}" if user is not None else "anonymous"
+
+
+def _request_content() -> bytes:
+    """What a retry must repeat: the body, byte for byte; for a form upload, its fields and files
+    (names, file names, types, contents), since a client draws a new multipart boundary per attempt."""
+    if request.mimetype != "multipart/form-data":
+        return request.get_data(cache=True)
+    files = []
+    for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+        content = upload.stream.read()
+        upload.stream.seek(0)
+        files.append([name, upload.filename, upload.mimetype, hashlib.sha256(content).hexdigest()])
+    return json.dumps([sorted(request.form.items(multi=True)), files]).encode()
 
 
 def _replay(stored: idempotency_service.StoredAnswer) -> Response:
@@ -70,7 +85,7 @@ def idempotent(view: Callable) -> Callable:
             return view(*args, **kwargs)
         key = idempotency_service.check_key(key)
         scope = _scope()
-        fingerprint = idempotency_service.request_hash(request.method, request.path, request.get_data(cache=True))
+        fingerprint = idempotency_service.request_hash(request.method, request.path, _request_content())
         ttl_hours = current_app.config["CMS_SETTINGS"].idempotency_key_ttl_hours
         conn = db.primary_connection()
         refused = stored = None
