@@ -107,8 +107,7 @@ class _Pool(ConnectionPool):
                 self.unreachable = one_line(error)
                 continue
             probe.close()
-            if self.unreachable is not None:
-                log.warning("database reachable again")
+            log.warning("database reachable again")
             self.unreachable = None
 
     def getconn(self, timeout: float | None = None) -> psycopg.Connection:
@@ -119,6 +118,8 @@ class _Pool(ConnectionPool):
                 raise DatabaseUnreachable(self.unreachable)
             try:
                 conn = super().getconn(timeout=deadline - time.monotonic())
+            except DatabaseUnreachable:
+                raise
             except PoolTimeout:
                 raise PoolTimeout(f"couldn't get a connection after {timeout:.2f} sec") from None
             try:
