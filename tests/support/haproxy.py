@@ -77,6 +77,19 @@ class HAProxy:
                 raise RuntimeError(f"haproxy did not start:\n{(self.base / 'haproxy.log').read_text()}")
             time.sleep(0.1)
 
+    def times_up(self, index: int) -> int:
+        """How often HAProxy has marked server `index` UP again (its log)."""
+        path = self.base / "haproxy.log"
+        return path.read_text(errors="replace").count(f"Server service/s{index} is UP") if path.exists() else 0
+
+    def wait_until_up_again(self, index: int, before: int, timeout: float = 15.0) -> None:
+        """Until HAProxy has marked server `index` UP more often than `before` (back in rotation)."""
+        deadline = time.monotonic() + timeout
+        while self.times_up(index) <= before:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"HAProxy did not take s{index} back within {timeout} s")
+            time.sleep(0.05)
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
