@@ -212,6 +212,10 @@ class Settings:
         "PUBLIC_BASE_URL", "", "Base of absolute image URLs. Outside development this or `ALLOWED_HOSTS` is "
         "required (start-up stops otherwise): image links must not echo a client's `Host` header.",
         normalize=_no_trailing_slash)
+    idempotency_key_ttl_hours: int = setting(
+        "IDEMPOTENCY_KEY_TTL_HOURS", 24, "How long the first answer to a POST sent with an `Idempotency-Key` is "
+        "replayed to its retries ([docs/scaling.md](docs/scaling.md#5-high-availability-failover-client-retries-"
+        "rolling-restarts)).", minimum=1, maximum=24 * 30)
     log_level: str = setting("LOG_LEVEL", "INFO", "Python log level.", choices=LOG_LEVELS, normalize=str.upper)
     log_format: str = setting(
         "LOG_FORMAT", "text", "`text` (one line per record) or `json` (one object per line: time, level, logger, "

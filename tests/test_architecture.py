@@ -22,7 +22,7 @@ FLASK = ("flask", "flask_login", "flask_cors", "werkzeug")
 API_HELPERS = {"cms.api", "cms.api.http", "cms.api.context", "cms.api.responses", "cms.api.errors",
                "cms.api.declare", "cms.api.cors", "cms.api.blueprints",
                "cms.api.envelope", "cms.api.car_detail_lane", "cms.api.revalidation",
-               "cms.api.login", "cms.api.tokens", "cms.api.openapi_document"}
+               "cms.api.login", "cms.api.tokens", "cms.api.openapi_document", "cms.api.idempotency"}
 
 
 # Every module of cms/ in one layer, top to bottom; a module imports its own layer or those below.

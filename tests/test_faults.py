@@ -35,6 +35,7 @@ import requests
 from psycopg import sql as pgsql
 from psycopg.rows import dict_row
 from support.app import DEFAULT_PASSWORD, TEST_JWT_SECRET, password_hash
+from support.client_threads import ClientThreads
 from support.databases import APP_TABLES
 from support.live_server import free_port, start_server
 from support.replica import postgres_bin_dir
@@ -179,14 +180,13 @@ def send(kind: str, thread: int, method: str, url: str, *, key=None, **kwargs) -
     return Sent(kind, thread, started, time.monotonic(), response.status_code, body, key)
 
 
-class Load:
+class Load(ClientThreads):
     """Threads that each repeat one request until stopped, recording every answer."""
 
     def __init__(self):
-        self.stop = threading.Event()
+        super().__init__(join_timeout=60)
         self.sent: list[Sent] = []
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
 
     def add(self, make_request, pause: float = 0.02) -> None:
         """make_request(thread_index, sequence_number) -> Sent."""
@@ -201,18 +201,7 @@ class Load:
                 sequence += 1
                 time.sleep(pause)
 
-        self._threads.append(threading.Thread(target=run, daemon=True))
-
-    def __enter__(self):
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for thread in self._threads:
-            thread.join(timeout=60)
-        assert not any(thread.is_alive() for thread in self._threads), "a client thread hung"
+        self.add_thread(run)
 
 
 def assert_json_error(sent: Sent) -> None:

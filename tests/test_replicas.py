@@ -24,9 +24,9 @@ import pytest
 import requests
 from support.app import TEST_JWT_SECRET, app_config
 from support.live_server import start_server
-from support.replica import client_backends, commits, pair_or_skip
+from support.replica import client_backends, commits, migrated_pair
 
-from cms import create_app, db
+from cms import create_app
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +35,8 @@ MAX_LAG_SECONDS = 1.0
 
 @pytest.fixture(scope="module")
 def pair():
-    streaming = pair_or_skip()
-    try:
-        db.run_dbmate(streaming.primary.url(), "up")
-        streaming.wait_for_replay()
+    with migrated_pair() as streaming:
         yield streaming
-    finally:
-        streaming.remove()
 
 
 @pytest.fixture(scope="module")

@@ -41,14 +41,14 @@ def list_users():
 
 
 @bp.post("/users")
-@declare("Create a user of any role", auth=ADMIN, body=CreateUserSchema, response=UserSchema)
+@declare("Create a user of any role", auth=ADMIN, body=CreateUserSchema, response=UserSchema, idempotent=True)
 def create_user(body):
     return admin_service.create_user(db.connection(), caller(), body, bcrypt_rounds=bcrypt_rounds())
 
 
 @bp.post("/sellers")
 @declare("Create a seller (password generated when empty)", auth=ADMIN, body=CreateSellerSchema,
-         response=SellerCreatedSchema, status=201)
+         response=SellerCreatedSchema, status=201, idempotent=True)
 def create_seller(body):
     seller, temporary_password = admin_service.create_seller(db.connection(), caller(), body,
                                                              bcrypt_rounds=bcrypt_rounds())

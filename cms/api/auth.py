@@ -16,7 +16,7 @@ bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
 @bp.post("/register")
 @declare("Register as a buyer or seller", auth=PUBLIC, body=RegisterSchema, response=AuthResultSchema,
-         errors=(429,))
+         errors=(429,), idempotent=True)
 def register(body):
     user = users_service.register(db.connection(), client(), bcrypt_rounds=bcrypt_rounds(), **body)
     return {"user": user, "token": issue_token(user)}

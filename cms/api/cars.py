@@ -34,7 +34,7 @@ def get_car(car_id: int):
 
 
 @bp.post("")
-@declare("List a car (status pending)", auth=SELLER_OR_ADMIN, body=CarWriteSchema, response=CarSchema)
+@declare("List a car (status pending)", auth=SELLER_OR_ADMIN, body=CarWriteSchema, response=CarSchema, idempotent=True)
 def create_car(body):
     return cars_service.create_car(db.connection(), caller(), body, runtime=runtime_settings())
 

@@ -20,7 +20,7 @@ from flask_cors import CORS
 from flask_cors.core import ACL_REQUEST_HEADER_PRIVATE_NETWORK, get_cors_headers, get_cors_options
 from werkzeug.datastructures import Headers
 
-EXPOSED_HEADERS = ("X-Total-Count", "X-Total-Count-Capped", "X-Request-Id", "Link")
+EXPOSED_HEADERS = ("X-Total-Count", "X-Total-Count-Capped", "X-Request-Id", "Link", "Idempotent-Replayed")
 
 # Origin is the client's to write: the kept answers are bounded in number (then forgotten and worked
 # out again) and in size (a longer Origin, which no browser sends, is answered without being kept).
@@ -35,7 +35,7 @@ KEPT_ORIGIN_CHARS = 256
 def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
     options = {
         "origins": list(origins),
-        "allow_headers": ["Authorization", "Content-Type"],
+        "allow_headers": ["Authorization", "Content-Type", "Idempotency-Key"],
         "expose_headers": list(EXPOSED_HEADERS),
         "methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         "max_age": 600,

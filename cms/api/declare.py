@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 from cms import db
 from cms.api import revalidation
 from cms.api.http import load_json, load_query
+from cms.api.idempotency import idempotent as under_idempotency_key
 from cms.api.login import roles_required
 
 PUBLIC = None
@@ -54,6 +55,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     headers: dict = field(default_factory=dict)
     other_answers: dict = field(default_factory=dict)
+    idempotent: bool = False
 
 
 def _fresh(schema, kwargs: dict | None = None) -> Schema:
@@ -75,7 +77,8 @@ def declare(summary: str, *, auth, response, body=None, query=None, status: int 
             headers: dict | None = None, other_answers: dict | None = None,
             body_content_type: str = "application/json",
             response_content_type: str = "application/json", body_kwargs: Callable[[], dict] | None = None,
-            forbidden: str = "Forbidden", replica_reads: bool = False, revalidate: bool = False) -> Callable:
+            forbidden: str = "Forbidden", replica_reads: bool = False, revalidate: bool = False,
+            idempotent: bool = False) -> Callable:
     """Declare a route (see the module docstring).
 
     body/query: the schema that parses the JSON body / query string (body may also be a raw
@@ -87,7 +90,9 @@ def declare(summary: str, *, auth, response, body=None, query=None, status: int 
     for a caller of another role. replica_reads: the view only reads and tolerates replication
     lag, so a read replica may serve it (cms.db.replica_reads). revalidate: a public read whose
     answer carries an ETag naming the database's state (cms.api.revalidation); If-None-Match
-    holding it is answered 304 before the view runs.
+    holding it is answered 304 before the view runs. idempotent: a POST that creates something; an
+    Idempotency-Key header makes its retries answer the first result instead of writing again
+    (cms.api.idempotency).
     """
     if revalidate:
         other_answers = {304: "Not modified: If-None-Match holds the current ETag", **(other_answers or {})}
@@ -95,6 +100,7 @@ def declare(summary: str, *, auth, response, body=None, query=None, status: int 
         summary=summary, auth=auth, response=response, request=body, query=query, status=status,
         request_content_type=body_content_type, response_content_type=response_content_type,
         errors=tuple(errors), headers=dict(headers or {}), other_answers=dict(other_answers or {}),
+        idempotent=idempotent,
     )
     parses_body = body is not None and not isinstance(body, dict)
     dumper = None if isinstance(response, dict) else _fresh(response)
@@ -119,8 +125,8 @@ def declare(summary: str, *, auth, response, body=None, query=None, status: int 
                 result.headers.extend(revalidation.validator_headers(tag))
             return result
 
-        wrapped = _authorized(db.replica_reads(parse_call_dump) if replica_reads else parse_call_dump,
-                              auth, forbidden)
+        handler = under_idempotency_key(parse_call_dump) if idempotent else parse_call_dump
+        wrapped = _authorized(db.replica_reads(handler) if replica_reads else handler, auth, forbidden)
         wrapped.operation = operation
         return wrapped
 

@@ -65,6 +65,9 @@ def status_of(error: AppError) -> int:
     return 400
 
 
+DATABASE_RETRY_AFTER_SECONDS = 1
+
+
 def register_error_handlers(app: Flask) -> None:
     """Every error leaves the service as JSON `{error, details?}`; never HTML, never a trace."""
 
@@ -127,7 +130,10 @@ def register_error_handlers(app: Flask) -> None:
     def handle_database_down(error):
         metrics().database_errors.labels("pool_timeout" if isinstance(error, PoolTimeout) else "unavailable").inc()
         log.warning("database unavailable request_id=%s: %s", g.get("request_id"), error)
-        return error_response(503, "Database unavailable; please retry shortly")
+        response, status = error_response(503, "Database unavailable; please retry shortly")
+        # A failover ends within seconds; a client that retries a write sends its Idempotency-Key again.
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response, status
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

@@ -21,6 +21,6 @@ def list_favorites():
 
 @bp.post("/toggle")
 @declare("Add or remove a favorite", auth=SIGNED_IN, body=FavoriteToggleSchema, response=FavoriteToggleResultSchema,
-         errors=(404, 409))
+         errors=(404, 409), idempotent=True)
 def toggle_favorite(body):
     return favorites_service.toggle(db.connection(), caller(), body["car_id"])

@@ -28,7 +28,7 @@ def list_images(car_id: int):
 
 @bp.post("")
 @declare("Upload 1-10 images (re-encoded as JPEG)", auth=SELLER_OR_ADMIN, body=IMAGE_UPLOAD_FORM,
-         body_content_type="multipart/form-data", response=ImagesUploadedSchema, status=201)
+         body_content_type="multipart/form-data", response=ImagesUploadedSchema, status=201, idempotent=True)
 def upload_images(car_id: int):
     # Empty parts of a form (a file input left empty) are no files.
     files = [f for f in request.files.getlist(images_service.FIELD_NAME) if f.filename or f.content_length]

@@ -21,6 +21,6 @@ def list_my_inquiries():
 
 @bp.post("")
 @declare("Ask about a car or request a test drive", auth=SIGNED_IN, body=InquiryCreateSchema,
-         response=InquirySchema, errors=(404,))
+         response=InquirySchema, errors=(404,), idempotent=True)
 def create_inquiry(body):
     return inquiries_service.create(db.connection(), caller(), **body)

@@ -20,6 +20,7 @@ from flask import Flask
 from marshmallow import validate
 
 from cms.api.declare import PUBLIC, SIGNED_IN, Operation
+from cms.api.idempotency import DOCUMENTED_HEADER as IDEMPOTENCY_KEY_PARAMETER
 from cms.schemas.admin import TimeBound
 from cms.schemas.common import ErrorSchema
 from cms.schemas.fields import MAX_INT4, MAX_PRICE, Money, StrictBoolean, Text, UtcDateTime, WholeNumber
@@ -162,6 +163,8 @@ def _operation(endpoint: str, method: str, rule: str, spec_op: Operation) -> dic
     parameters = list(path_params)
     if spec_op.query is not None:
         parameters.append({"in": "query", "schema": spec_op.query})
+    if spec_op.idempotent:
+        parameters.append(IDEMPOTENCY_KEY_PARAMETER)
     success: dict = {"description": spec_op.summary,
                      "content": _content(spec_op.response, spec_op.response_content_type)}
     success["headers"] = {**_common_headers(), **spec_op.headers}
@@ -177,6 +180,8 @@ def _operation(endpoint: str, method: str, rule: str, spec_op: Operation) -> dic
         errors |= {400, 413}
     if spec_op.auth is not PUBLIC:
         errors |= {401, 403}
+    if spec_op.idempotent:
+        errors |= {400, 409}
     for status in sorted(errors):
         responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
     operation = {

@@ -19,14 +19,14 @@ bp = Blueprint("payments", __name__, url_prefix="/api/payments")
 
 @bp.post("/checkout")
 @declare("Order an available car (buyers only)", auth=("user",), forbidden="Only buyers can purchase vehicles",
-         body=CheckoutSchema, response=OrderResultSchema, errors=(404, 409))
+         body=CheckoutSchema, response=OrderResultSchema, errors=(404, 409), idempotent=True)
 def checkout(body):
     return {"message": "Order created", "order": orders_service.checkout(db.connection(), caller(), body["car_id"])}
 
 
 @bp.post("/confirm-payment")
 @declare("Pay for the caller's pending order", auth=SIGNED_IN, body=ConfirmPaymentSchema,
-         response=OrderResultSchema, errors=(404, 409))
+         response=OrderResultSchema, errors=(404, 409), idempotent=True)
 def confirm_payment(body):
     order = orders_service.confirm_payment(db.connection(), caller(), body["order_id"])
     return {"message": "Payment confirmed", "order": order}

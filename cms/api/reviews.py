@@ -21,6 +21,6 @@ def list_car_reviews(car_id: int):
 
 @bp.post("")
 @declare("Review a car (a second review replaces the first)", auth=SIGNED_IN, body=ReviewCreateSchema,
-         response=ReviewSchema, errors=(404,))
+         response=ReviewSchema, errors=(404,), idempotent=True)
 def create_review(body):
     return reviews_service.write(db.connection(), caller(), **body)

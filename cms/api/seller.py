@@ -34,7 +34,7 @@ def list_orders():
 
 @bp.post("/orders")
 @declare("A draft order for the caller's car", auth=SELLER_OR_ADMIN, body=OrderCreateSchema, response=OrderSchema,
-         errors=(404, 409))
+         errors=(404, 409), idempotent=True)
 def create_order(body):
     return orders_service.create_draft(db.connection(), caller(), car_id=body["car_id"], buyer_id=body["buyer_id"],
                                        final_price=body["final_price"])

@@ -7,6 +7,7 @@ import atexit
 import functools
 import logging
 import select
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,12 +64,62 @@ class _Pool(ConnectionPool):
     tests/test_db_pool.py pins it (six dead idle connections, six requests answered 200).
     """
 
+    # While no connection can be opened (every host refuses, or none accepts writes), a request
+    # that finds no idle connection fails at once with DatabaseUnreachable (a 503 with Retry-After)
+    # instead of waiting the pool's timeout, and a background thread tries to connect every
+    # PROBE_SECONDS: the first success ends the state, and the pool grows again on demand.
+    PROBE_SECONDS = 0.25
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unreachable: str | None = None  # why the last connection attempt failed, until one succeeds
+        self._prober: threading.Thread | None = None
+        self._prober_lock = threading.Lock()
+
+    def _connect(self, timeout: float | None = None) -> psycopg.Connection:
+        try:
+            conn = super()._connect(timeout)
+        except psycopg.Error as error:
+            self._became_unreachable(one_line(error))
+            raise
+        self.unreachable = None
+        return conn
+
+    def _became_unreachable(self, reason: str) -> None:
+        """Fail every request waiting for a connection now, and probe until a server accepts again."""
+        if self.unreachable is None:
+            log.warning("database unreachable (%s): answering 503 until a connection succeeds", reason)
+        self.unreachable = reason
+        with self._lock:
+            while self._waiting:
+                self._waiting.popleft().fail(DatabaseUnreachable(reason))
+        with self._prober_lock:
+            if self._prober is None or not self._prober.is_alive():
+                self._prober = threading.Thread(target=self._probe, name=f"{self.name}-probe", daemon=True)
+                self._prober.start()
+
+    def _probe(self) -> None:
+        while self.unreachable is not None and not self.closed:
+            time.sleep(self.PROBE_SECONDS)
+            try:
+                probe = psycopg.connect(self._resolve_conninfo(), **self._resolve_kwargs())
+            except psycopg.Error as error:
+                self.unreachable = one_line(error)
+                continue
+            probe.close()
+            log.warning("database reachable again")
+            self.unreachable = None
+
     def getconn(self, timeout: float | None = None) -> psycopg.Connection:
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while True:
+            if self.unreachable is not None and not self._pool:
+                raise DatabaseUnreachable(self.unreachable)
             try:
                 conn = super().getconn(timeout=deadline - time.monotonic())
+            except DatabaseUnreachable:
+                raise
             except PoolTimeout:
                 raise PoolTimeout(f"couldn't get a connection after {timeout:.2f} sec") from None
             try:
@@ -82,6 +133,14 @@ class _Pool(ConnectionPool):
     def putconn(self, conn: psycopg.Connection) -> None:
         _mark_idle(conn)
         super().putconn(conn)
+
+
+class DatabaseUnreachable(PoolTimeout):
+    """No server accepts a connection (down, or only read-only hosts for a read-write URL); a retry
+    in a moment may reach the next primary. A PoolTimeout: it is answered like one (503)."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"no database server accepts connections: {reason}")
 
 
 # A borrowed connection gets a round trip to the server (psycopg_pool's check_connection)

@@ -30,7 +30,7 @@ LEGACY_SCHEMA = TESTS_DIR / "legacy_schema.sql"
 APP_TABLES = (
     "notification_attempts", "notification_outbox", "auth_events", "admin_actions",
     "car_image_files", "car_images", "favorites", "reviews", "inquiries", "orders",
-    "settings", "cars", "users", "legacy_row_repairs",
+    "settings", "cars", "users", "legacy_row_repairs", "idempotency_keys",
 )
 
 

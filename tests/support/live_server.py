@@ -84,13 +84,14 @@ def wait_until_up(url: str, timeout: float = 20.0, process: subprocess.Popen | N
 
 def start_server(database_url: str, log_dir: Path, *, workers: int = 2, threads: int = 4,
                  extra_env: dict | None = None, wait: bool = True,
-                 jwt_secret: str = "live-test-secret-" + "y" * 40) -> LiveServer:
+                 jwt_secret: str = "live-test-secret-" + "y" * 40, port: int | None = None) -> LiveServer:
     """Start the service on a free 127.0.0.1 port; returns once /ping answers (unless wait=False).
     There is no per-request timeout (gunicorn had one): PostgreSQL's statement timeout bounds the work.
 
-    Pass the tests' JWT secret (conftest.TEST_JWT_SECRET) so factory.headers() work against it.
+    Pass the tests' JWT secret (conftest.TEST_JWT_SECRET) so factory.headers() work against it; `port`
+    to start it again where a stopped one listened (a rolling restart).
     """
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "APP_ENV": "production",

@@ -15,10 +15,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
+from cms import db
 from support.pgbouncer import free_port, missing_tool, run_as_postgres
 
 
@@ -45,6 +48,18 @@ def pair_or_skip() -> StreamingPair:
     except BaseException:
         pair.remove()
         raise
+
+
+@contextmanager
+def migrated_pair() -> Iterator[StreamingPair]:
+    """A built pair whose `cms` database is migrated and replayed on the replica; removed after use."""
+    streaming = pair_or_skip()
+    try:
+        db.run_dbmate(streaming.primary.url(), "up")
+        streaming.wait_for_replay()
+        yield streaming
+    finally:
+        streaming.remove()
 
 
 class Node:
