@@ -68,41 +68,34 @@ class _Pool(ConnectionPool):
     # that finds no idle connection fails at once with DatabaseUnreachable (a 503 with Retry-After)
     # instead of waiting the pool's timeout, and a background thread tries to connect every
     # PROBE_SECONDS: the first success ends the state, and the pool grows again on demand.
+    # Only documented API: the pool's connections come from `connection_class.connect`, which
+    # reports each attempt; a request waits in slices of PROBE_SECONDS so that it notices the state.
     PROBE_SECONDS = 0.25
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
         self.unreachable: str | None = None  # why the last connection attempt failed, until one succeeds
         self._prober: threading.Thread | None = None
         self._prober_lock = threading.Lock()
+        super().__init__(*args, connection_class=_reporting_connection_class(self), **kwargs)
 
-    def _connect(self, timeout: float | None = None) -> psycopg.Connection:
-        try:
-            conn = super()._connect(timeout)
-        except psycopg.Error as error:
-            self._became_unreachable(one_line(error))
-            raise
-        self.unreachable = None
-        return conn
-
-    def _became_unreachable(self, reason: str) -> None:
-        """Fail every request waiting for a connection now, and probe until a server accepts again."""
+    def connection_failed(self, reason: str) -> None:
+        """A connection attempt failed: answer 503 at once, and probe until a server accepts again."""
         if self.unreachable is None:
             log.warning("database unreachable (%s): answering 503 until a connection succeeds", reason)
         self.unreachable = reason
-        with self._lock:
-            while self._waiting:
-                self._waiting.popleft().fail(DatabaseUnreachable(reason))
         with self._prober_lock:
             if self._prober is None or not self._prober.is_alive():
                 self._prober = threading.Thread(target=self._probe, name=f"{self.name}-probe", daemon=True)
                 self._prober.start()
 
+    def connection_succeeded(self) -> None:
+        self.unreachable = None
+
     def _probe(self) -> None:
         while self.unreachable is not None and not self.closed:
             time.sleep(self.PROBE_SECONDS)
             try:
-                probe = psycopg.connect(self._resolve_conninfo(), **self._resolve_kwargs())
+                probe = psycopg.connect(self.conninfo, **self.kwargs)
             except psycopg.Error as error:
                 self.unreachable = one_line(error)
                 continue
@@ -114,14 +107,15 @@ class _Pool(ConnectionPool):
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while True:
-            if self.unreachable is not None and not self._pool:
+            if self.unreachable is not None and not self.get_stats().get("pool_available"):
                 raise DatabaseUnreachable(self.unreachable)
+            remaining = deadline - time.monotonic()
             try:
-                conn = super().getconn(timeout=deadline - time.monotonic())
-            except DatabaseUnreachable:
-                raise
+                conn = super().getconn(timeout=max(min(remaining, self.PROBE_SECONDS), 0.001))
             except PoolTimeout:
-                raise PoolTimeout(f"couldn't get a connection after {timeout:.2f} sec") from None
+                if remaining <= self.PROBE_SECONDS:
+                    raise PoolTimeout(f"couldn't get a connection after {timeout:.2f} sec") from None
+                continue
             try:
                 check_borrowed_connection(conn)
             except psycopg.Error:
@@ -133,6 +127,24 @@ class _Pool(ConnectionPool):
     def putconn(self, conn: psycopg.Connection) -> None:
         _mark_idle(conn)
         super().putconn(conn)
+
+
+def _reporting_connection_class(pool: _Pool) -> type[psycopg.Connection]:
+    """The pool's connection class (psycopg_pool's documented `connection_class`): a psycopg
+    Connection whose connect() tells the pool whether a server accepted."""
+
+    class ReportingConnection(psycopg.Connection):
+        @classmethod
+        def connect(cls, conninfo: str = "", **kwargs) -> psycopg.Connection:
+            try:
+                conn = super().connect(conninfo, **kwargs)
+            except psycopg.Error as error:
+                pool.connection_failed(one_line(error))
+                raise
+            pool.connection_succeeded()
+            return conn
+
+    return ReportingConnection
 
 
 class DatabaseUnreachable(PoolTimeout):
