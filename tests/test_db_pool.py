@@ -36,7 +36,7 @@ def conn(database_url):
 
 
 def test_a_connection_returned_moments_ago_is_lent_without_a_round_trip(conn, round_trips):
-    db_pool._mark_idle(conn)
+    db_pool.mark_idle(conn)
 
     db.check_borrowed_connection(conn)
 
@@ -44,7 +44,7 @@ def test_a_connection_returned_moments_ago_is_lent_without_a_round_trip(conn, ro
 
 
 def test_a_connection_idle_for_a_while_is_checked_with_a_round_trip(conn, round_trips):
-    db_pool._mark_idle(conn)
+    db_pool.mark_idle(conn)
     setattr(conn, db_pool._IDLE_SINCE, time.monotonic() - db_pool.IDLE_CHECK_SECONDS - 1)
 
     db.check_borrowed_connection(conn)
@@ -53,7 +53,7 @@ def test_a_connection_idle_for_a_while_is_checked_with_a_round_trip(conn, round_
 
 
 def test_a_connection_the_server_closed_moments_ago_is_refused(conn, sql, round_trips):
-    db_pool._mark_idle(conn)
+    db_pool.mark_idle(conn)
     sql.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
     deadline = time.monotonic() + 5
     while not db_pool._socket_has_news(conn) and time.monotonic() < deadline:

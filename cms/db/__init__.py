@@ -4,8 +4,11 @@
 - `rows`: run a named query on a connection (`fetch_one`, `fetch_all`, `fetch_rows`, ...).
 - `session`: `connect()`, the one way to open a one-off connection, with the session
   settings and timeouts the pool uses too.
-- `pool`: the process's pool, the request's connection and `transaction()`; handlers that
-  tolerate lag declare `@replica_reads` and read from a replica (`replicas`: DATABASE_REPLICA_URL).
+- `pool`: the process's pool (checked connections, 503 at once while no server accepts).
+- `request`: the request's connection and `transaction()`.
+- `replica_routing`: handlers that tolerate lag declare `@replica_reads` and read from a replica
+  (`replicas`: the replica pools of DATABASE_REPLICA_URL); `write_positions` records a signed-in
+  user's last write so that their reads wait for it (read-your-writes).
 - `migrations`: dbmate, seed.sql and the start-up check of the schema version.
 
 Callers import from here (`from cms import db`; `db.transaction()`, `db.connect(url)`).
@@ -27,20 +30,10 @@ from cms.db.migrations import (
     run_seed,
     server_version,
 )
-from cms.db.pool import (
-    check_borrowed_connection,
-    connection,
-    get_pool,
-    get_replicas,
-    init_app,
-    note_user,
-    open_pool,
-    open_replicas,
-    primary_connection,
-    replica_reads,
-    transaction,
-)
+from cms.db.pool import check_borrowed_connection, open_pool
 from cms.db.queries import QUERIES, Query, QueryFileError, load_queries, parse_query_file, query
+from cms.db.replica_routing import get_replicas, note_user, open_replicas, replica_reads
+from cms.db.request import connection, get_pool, init_app, primary_connection, transaction
 from cms.db.rows import execute, fetch_all, fetch_one, fetch_rows, fetch_value
 from cms.db.session import (
     SessionRequired,

@@ -1,24 +1,17 @@
-"""The process's connection pool, the request's connection and transaction(), and the routing of
-lag-tolerant reads to replicas (replica_reads)."""
+"""The process's connection pool: opened with a check of the database, lending only connections
+that pass a cheap check, answering 503 at once while no server accepts connections."""
 
 from __future__ import annotations
 
-import atexit
-import functools
 import logging
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import psycopg
-from flask import Flask, current_app, g, request
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from cms.db.migrations import StartupError, check_database
-from cms.db.queries import query
-from cms.db.replicas import ReplicaSet, lsn_value
 from cms.db.session import connection_kwargs, one_line, redact
 
 log = logging.getLogger(__name__)
@@ -27,13 +20,13 @@ log = logging.getLogger(__name__)
 def open_pool(settings) -> ConnectionPool:
     """Open the process's pool and check that the database is reachable and migrated."""
     check_database(settings)
-    pool = _Pool(
+    pool = CheckedPool(
         settings.database_url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout,
         kwargs=connection_kwargs(settings),
-        configure=_mark_idle,
+        configure=mark_idle,
         reconnect_timeout=0,
         name="cms",
         open=False,
@@ -46,7 +39,7 @@ def open_pool(settings) -> ConnectionPool:
     return pool
 
 
-class _Pool(ConnectionPool):
+class CheckedPool(ConnectionPool):
     """The pool, lending only connections that pass check_borrowed_connection, and marking each
     returned connection idle on the returning thread. (A `reset` callback would mark it too, but
     then psycopg_pool hands every returned connection to its worker thread: a thread switch per
@@ -125,11 +118,11 @@ class _Pool(ConnectionPool):
             return conn
 
     def putconn(self, conn: psycopg.Connection) -> None:
-        _mark_idle(conn)
+        mark_idle(conn)
         super().putconn(conn)
 
 
-def _reporting_connection_class(pool: _Pool) -> type[psycopg.Connection]:
+def _reporting_connection_class(pool: CheckedPool) -> type[psycopg.Connection]:
     """The pool's connection class (psycopg_pool's documented `connection_class`): a psycopg
     Connection whose connect() tells the pool whether a server accepted."""
 
@@ -163,7 +156,7 @@ IDLE_CHECK_SECONDS = 2.0
 _IDLE_SINCE = "_cms_idle_since"
 
 
-def _mark_idle(conn: psycopg.Connection) -> None:
+def mark_idle(conn: psycopg.Connection) -> None:
     """Remember when the connection started waiting in the pool (the pool's configure, and putconn)."""
     setattr(conn, _IDLE_SINCE, time.monotonic())
 
@@ -186,152 +179,3 @@ def check_borrowed_connection(conn: psycopg.Connection) -> None:
     idle_since = getattr(conn, _IDLE_SINCE, 0.0)
     if time.monotonic() - idle_since > IDLE_CHECK_SECONDS or _socket_has_news(conn):
         ConnectionPool.check_connection(conn)
-
-
-# --- per-request connection --------------------------------------------------------
-
-def get_pool() -> ConnectionPool:
-    return current_app.extensions["cms.pool"]
-
-
-def connection() -> psycopg.Connection:
-    """The request's connection (autocommit; borrowed once, returned at teardown).
-
-    In a handler declared with @replica_reads, a replica's connection when one may serve it.
-    """
-    state = g._get_current_object()  # one context lookup: this runs several times per request
-    if state.get("db_replica_ok"):
-        conn = _replica_connection(state)
-        if conn is not None:
-            return conn
-    conn = state.get("db_conn")
-    return conn if conn is not None else primary_connection()
-
-
-def primary_connection() -> psycopg.Connection:
-    """The request's connection to the primary, whatever the handler declared."""
-    state = g._get_current_object()
-    conn = state.get("db_conn")
-    if conn is None:
-        conn = state.db_conn = current_app.extensions["cms.pool"].getconn()
-    return conn
-
-
-@contextmanager
-def transaction() -> Iterator[psycopg.Connection]:
-    """An explicit transaction on the request's connection: commit on success, roll back on error."""
-    conn = connection()
-    with conn.transaction():
-        yield conn
-
-
-def _return_connection(_exc: BaseException | None) -> None:
-    state = g._get_current_object()
-    conn = state.pop("db_conn", None)
-    if conn is not None:
-        current_app.extensions["cms.pool"].putconn(conn)
-    if "db_read_conn" in state:
-        _return_replica_connection()
-
-
-def init_app(app: Flask, pool: ConnectionPool, replicas: ReplicaSet | None = None) -> None:
-    """Attach the pool (and the replicas, if any) to the app, return connections after each request,
-    close the pools at exit."""
-    app.extensions["cms.pool"] = pool
-    app.teardown_appcontext(_return_connection)
-    atexit.register(pool.close)
-    if replicas is not None:
-        app.extensions["cms.replicas"] = replicas
-        app.after_request(_mark_user_write)
-        atexit.register(replicas.close)
-
-
-# --- read replicas ---------------------------------------------------------------------------------
-
-# A request with another method, by a signed-in user, records the user's write position (see
-# _mark_user_write); reads of theirs then use only a replica that has replayed it.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MARK_USER_WRITE = query("mark_user_write")
-
-
-def open_replicas(settings) -> ReplicaSet | None:
-    """A pool per DATABASE_REPLICA_URL (opened in the background: a replica that is down at start-up
-    is only skipped), or None without replicas."""
-    if not settings.database_replica_urls:
-        return None
-    return ReplicaSet(settings.database_replica_urls, connection_kwargs(settings), max_size=settings.pool_max_size,
-                      max_lag=settings.replica_max_lag_seconds, pool_class=_Pool, configure=_mark_idle)
-
-
-def get_replicas() -> ReplicaSet | None:
-    return current_app.extensions.get("cms.replicas")
-
-
-def replica_reads(view: Callable) -> Callable:
-    """Declare a handler that only reads and tolerates replication lag: its connection() may be a replica's.
-
-    A replica serves it when one is usable (up, still a replica, within DB_REPLICA_MAX_LAG_SECONDS)
-    and the caller is anonymous or the replica has replayed their last write (read-your-writes);
-    otherwise the primary does. If the replica fails during the handler (stopped, restarted, cut
-    off), the handler runs again on the primary: it only reads, so that is safe, and no request
-    fails because of a replica.
-    """
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        g.db_replica_ok = True
-        try:
-            return view(*args, **kwargs)
-        except (psycopg.OperationalError, PoolTimeout) as error:
-            if "db_read_conn" not in g:
-                raise
-            _return_replica_connection(broken=error)
-            g.db_replica_ok = False
-            return view(*args, **kwargs)
-
-    return wrapper
-
-
-def note_user(user_id: int, last_write_lsn: str | None) -> None:
-    """Called by the token loader: the signed-in user and the WAL position of their last write."""
-    g.db_user_id = user_id
-    g.db_user_write_lsn = last_write_lsn
-
-
-def _replica_connection(state) -> psycopg.Connection | None:
-    """`state`: the request's g."""
-    conn = state.get("db_read_conn")
-    if conn is not None or state.get("db_read_decided"):
-        return conn
-    state.db_read_decided = True
-    replicas = get_replicas()
-    if replicas is None:
-        return None
-    load_user = current_app.extensions.get("cms.load_user")
-    if load_user is not None:
-        load_user()  # the token loader (on the primary) calls note_user() for a signed-in caller
-    chosen = replicas.choose(floor=lsn_value(g.get("db_user_write_lsn")))
-    if chosen is None:
-        return None
-    g.db_replica, g.db_read_conn = chosen
-    return g.db_read_conn
-
-
-def _return_replica_connection(broken: BaseException | None = None) -> None:
-    conn = g.pop("db_read_conn", None)
-    replica = g.pop("db_replica", None)
-    if conn is not None:
-        get_replicas().give_back(replica, conn, broken=broken)
-
-
-def _mark_user_write(response):
-    """After a signed-in user's writing request: record the primary's WAL position for them, so that
-    their next reads, on any instance, use only a replica that has replayed this write."""
-    user_id = g.get("db_user_id")
-    if user_id is None or request.method in SAFE_METHODS or response.status_code >= 400:
-        return response
-    try:
-        primary_connection().execute(MARK_USER_WRITE.sql, {"user_id": user_id})
-    except (psycopg.Error, PoolTimeout) as error:  # the write itself is done: answer it, say what was missed
-        log.warning("could not record the write position of user %s: %s", user_id, one_line(error))
-    return response
