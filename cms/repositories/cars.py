@@ -140,29 +140,42 @@ def list_cars(conn: Connection, *, sort: str = "newest", limit: int | None = Non
               **filters) -> CarList:
     """One page of matching cars (primary image columns flat) and how many cars match.
 
-    Three statements whatever the number of cars: the capped count, the sort order's page query
-    (sql/queries/car_list.sql) with the filters given, which finds the page's ids, and
-    car_list_page_rows, which reads those cars. `after` = (sort key as text, id)
-    of the previous page's last row (CarList.last_position): the page starts after it, at the
-    cost of a first page. Without limit the count only goes up to offset: the rows themselves
-    are the rest; count=False skips counting. listed_only (public lists): without the cars of
-    deactivated sellers.
+    At most three statements whatever the number of cars: the capped count, the sort order's
+    page query (sql/queries/car_list.sql) with the filters given, which finds the page's ids,
+    and car_list_page_rows, which reads those cars. A first page (no `after`) near the start
+    (up to COUNT_CAP matches in) needs no count of its own: its page query reads every match up
+    to the cap in the sort order, which counts them and holds the page (the count would have
+    walked the same cars). `after` = (sort key as text, id) of the previous page's last row
+    (CarList.last_position): the page starts after it, at the cost of a first page. Without
+    limit the count only goes up to offset: the rows themselves are the rest; count=False skips
+    counting. listed_only (public lists): without the cars of deactivated sellers.
     """
     params = filter_params(filters)
     conditions = _conditions(params, listed_only)
     cap = count_cap(q=params["q"], limit=limit, offset=offset)
     count_limit = 0 if not count else offset if cap is None else cap + 1
-    counted = _count(conn, conditions, params, count_limit) if count_limit else 0
     params.update(dict.fromkeys(("after_time", "after_price", "after_year", "after_rank", "after_id")))
     if after is not None:
         params[SORT_KEY_PARAMS[sort]], params["after_id"] = after
-    params.update(limit=limit, offset=offset)
     if sort == "relevance" and params["q"] is None:  # nothing to rank: no car (the columns, no rows)
-        sort, params["limit"] = "newest", 0
-    _, found = fetch_rows(conn, list_statement(LIST_PAGES[sort], conditions), params)
-    positions = [(sort_key, car_id) for car_id, sort_key in found]
+        sort, limit = "newest", 0
+    counting_page = after is None and cap is not None and count_limit and count_limit <= COUNT_CAP + 1 and limit
+    if counting_page:  # the matches from the start up to the cap: their number, and the page among them
+        params.update(limit=count_limit, offset=0)
+        matches = _positions(conn, list_statement(LIST_PAGES[sort], conditions), params)
+        counted, positions = len(matches), matches[offset:offset + limit]
+    else:
+        counted = _count(conn, conditions, params, count_limit) if count_limit else 0
+        params.update(limit=limit, offset=offset)
+        positions = _positions(conn, list_statement(LIST_PAGES[sort], conditions), params)
     columns, rows = fetch_rows(conn, PAGE_ROWS, {"ids": [car_id for _, car_id in positions]}, timestamps_as_text=True)
     return CarList(columns, rows, positions, counted=counted, cap=cap)
+
+
+def _positions(conn: Connection, page_query: Query, params: dict) -> list[tuple[str | None, int]]:
+    """(sort key as text, id) of each car a page query finds, in its order."""
+    _, found = fetch_rows(conn, page_query, params)
+    return [(sort_key, car_id) for car_id, sort_key in found]
 
 
 def read_snapshot(conn: Connection) -> None:
