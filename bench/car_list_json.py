@@ -1,10 +1,11 @@
-"""Is the hand-written car list writer worth keeping? (Issue 12: only if it beats orjson.)
+"""Is the car list writer worth keeping? (Issue 12: only if it beats orjson.)
 
 Times five ways of turning the rows of a long car list (as cms.services.cars hands them over:
 tuples, timestamps as PostgreSQL's text, prices as Decimal) into the JSON body, on the same
 synthetic rows, and checks that they all give the same JSON:
 
-- writer:        cms.schemas.cars.car_list_json, the hand-written writer GET /api/cars uses;
+- writer:        cms.schemas.cars.car_list_json, the writer GET /api/cars uses (compiled from
+                 CarListItemSchema by cms.schemas.writers; before, it was written by hand);
 - schema+orjson: CarListItemSchema compiled into plain functions (below), the dicts encoded by
                  orjson and non-ASCII escaped as jsonify does: byte for byte the same body
                  without a second description of a car;
@@ -16,6 +17,10 @@ synthetic rows, and checks that they all give the same JSON:
 Run: .venv/bin/pip install orjson==3.13.0 (measured only, not a dependency of the service), then
      .venv/bin/python bench/car_list_json.py [--cars 10000] [--repeat 9]
 Prints the best CPU time of --repeat runs per way (the ways take turns), in ms and µs per car.
+
+--writers-only times the service's own writers only (no orjson needed): the list writer and the
+detail writer (cms.schemas.cars.car_detail_json, a car with three images), so that two checkouts
+can be compared: PYTHONPATH=<checkout> .venv/bin/python bench/car_list_json.py --writers-only
 """
 
 from __future__ import annotations
@@ -30,13 +35,13 @@ from decimal import Decimal
 
 from marshmallow import fields
 
-from cms.schemas.cars import LIST_COLUMNS, CarListItemSchema, NonNullString, car_list_json
+from cms.schemas.cars import LIST_COLUMNS, CarListItemSchema, NonNullString, car_detail_json, car_list_json
 from cms.schemas.fields import Money, OutputSchema, UtcDateTime, money, utc_text
 
 try:
     import orjson  # not a dependency of the service: measured only
 except ImportError:
-    raise SystemExit("orjson is needed for this measurement: .venv/bin/pip install orjson==3.13.0") from None
+    orjson = None
 
 
 def synthetic_rows(count: int) -> list[tuple]:
@@ -198,6 +203,27 @@ def writer(rows):
     return b"[" + b",".join(text.encode() for text in car_list_json(rows, COLUMNS)) + b"]\n"
 
 
+def detail_cars(rows: list[tuple]) -> list[dict]:
+    """The same cars as the detail's dicts (cms.services.cars.get_car): three images each, a rating."""
+    cars = []
+    for car, row in zip(nested(rows), rows, strict=True):
+        image = car.pop("primary_image") or {"id": row[COLUMNS["id"]], "car_id": row[COLUMNS["id"]],
+                                             "image_url": "/images/car1.png", "is_primary": True,
+                                             "display_order": 0, "created_at": car["created_at"],
+                                             "updated_at": car["updated_at"]}
+        car.update(images=[image, {**image, "is_primary": False, "display_order": 1},
+                           {**image, "is_primary": False, "display_order": 2}],
+                   average_rating=4.5 if row[COLUMNS["id"]] % 2 else None, review_count=row[COLUMNS["id"]] % 4)
+        if car["original_price"] is None:  # as the service hands it: no discount keys without a discount
+            del car["original_price"], car["discount_label"]
+        cars.append(car)
+    return cars
+
+
+def detail_writer(cars):
+    return "\n".join(car_detail_json(car) for car in cars).encode()
+
+
 def schema_orjson(rows):
     return car_list_body(rows, COLUMNS)
 
@@ -225,8 +251,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cars", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--writers-only", action="store_true", help="the service's writers only (no orjson)")
     args = parser.parse_args()
     rows = synthetic_rows(args.cars)
+    if args.writers_only:
+        writers_only(rows, args.repeat)
+        return
+    if orjson is None:
+        raise SystemExit("orjson is needed for this measurement: .venv/bin/pip install orjson==3.13.0")
     ways = [("writer", writer, rows), ("schema+orjson", schema_orjson, rows), ("dicts+orjson", with_orjson, rows),
             ("json", with_json, rows), ("marshmallow", with_marshmallow, rows[: max(1, args.cars // 10)])]
     reference = json.loads(writer(rows))
@@ -242,6 +274,18 @@ def main() -> None:
         same = json.loads(bodies[name]) == reference[: len(subset)]
         print(f"{name:<14} {best[name] * 1000:>9.1f} {best[name] * 1e6 / len(subset):>8.2f} "
               f"{len(bodies[name]) / 1e6:>6.2f}  {same}")
+
+
+def writers_only(rows: list[tuple], repeat: int) -> None:
+    cars = detail_cars(rows)
+    best = {"list writer": float("inf"), "detail writer": float("inf")}
+    for _ in range(repeat):
+        for name, function, items in (("list writer", writer, rows), ("detail writer", detail_writer, cars)):
+            seconds, _ = cpu_seconds(function, items)
+            best[name] = min(best[name], seconds)
+    print(f"{len(rows)} cars, best CPU time of {repeat} runs each ({car_list_json.__module__})")
+    for name, seconds in best.items():
+        print(f"{name:<14} {seconds * 1000:>9.1f} ms {seconds * 1e6 / len(rows):>8.2f} µs/car")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ def fetch_rows(conn: psycopg.Connection, q: Query, params: dict | None = None, *
     if timestamps_as_text:
         cursor.adapters.register_loader("timestamp", TextLoader)
     cursor.execute(q.sql, params or {}, prepare=q.prepare)
-    return [column.name for column in cursor.description or ()], _batches(cursor)
+    result = cursor.pgresult  # the names without building cursor.description's Column objects
+    names = [] if result is None else [result.fname(n).decode() for n in range(result.nfields)]
+    return names, _batches(cursor)
 
 
 def _batches(cursor: psycopg.Cursor, size: int = 500) -> Iterator[tuple]:

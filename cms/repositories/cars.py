@@ -35,6 +35,7 @@ LISTED = "listed"
 # One page query per sort order (car_list_<sort>) and two counts.
 LIST_PAGES = {sort: query(f"car_list_{sort}") for sort in (
     "newest", "oldest", "price_asc", "price_desc", "year_asc", "year_desc", "relevance")}
+PAGE_ROWS = query("car_list_page_rows")
 COUNT_UNORDERED = query("car_list_count")
 COUNT_NEWEST_FIRST = query("car_list_count_newest_first")
 PRIMARY_IMAGE_PREFIX = "primary_image_"
@@ -57,37 +58,31 @@ class CarList:
 
     Each row holds the car's columns and its primary image as primary_image_* columns;
     timestamps are PostgreSQL's ISO text ('2026-03-04 05:06:07.891234'), not datetimes.
-    `total` (matches, counted up to the cap) and `capped` (more than `total` cars match)
-    are known once every row has been read.
+    `positions` are the (sort key as text, id) of the cars the page query found, in order: they,
+    not the rows, say where the next page starts (a car deleted between the two statements is
+    missing from the rows, not from the list). `total` (matches, counted up to the cap) and
+    `capped` (more than `total` cars match).
     """
 
-    def __init__(self, columns: list[str], rows: Iterator[tuple], *, counted: int, cap: int | None):
+    def __init__(self, columns: list[str], rows: Iterator[tuple], positions: list[tuple[str | None, int]], *,
+                 counted: int, cap: int | None):
         self.columns = {name: position for position, name in enumerate(columns)}
-        self._counted, self._cap, self._read = counted, cap, 0
-        self.last: tuple | None = None
-        self.rows = self._counting(rows)
-
-    def _counting(self, rows: Iterator[tuple]) -> Iterator[tuple]:
-        for row in rows:
-            self._read += 1
-            self.last = row
-            yield row
+        self._counted, self._cap, self._positions = counted, cap, positions
+        self.rows = rows
 
     @property
     def read(self) -> int:
-        """How many rows were read so far."""
-        return self._read
+        """How many cars the page query found."""
+        return len(self._positions)
 
     def last_position(self) -> tuple[str | None, int] | None:
-        """(sort key as text, id) of the last row read: where the next page starts; None before any row."""
-        if self.last is None:
-            return None
-        return self.last[self.columns["sort_key"]], self.last[self.columns["id"]]
+        """(sort key as text, id) of the page's last car: where the next page starts; None when empty."""
+        return self._positions[-1] if self._positions else None
 
     @property
     def total(self) -> int:
-        if self._cap is None:  # every match from offset on is in the rows; the count stopped at offset
-            return self._counted + self._read
+        if self._cap is None:  # every match from offset on is in the page; the count stopped at offset
+            return self._counted + len(self._positions)
         return min(self._counted, self._cap)
 
     @property
@@ -145,26 +140,42 @@ def list_cars(conn: Connection, *, sort: str = "newest", limit: int | None = Non
               **filters) -> CarList:
     """One page of matching cars (primary image columns flat) and how many cars match.
 
-    Two statements whatever the number of cars: the capped count, then the sort order's page
-    query (sql/queries/car_list.sql) with the filters given. `after` = (sort key as text, id)
-    of the previous page's last row (CarList.last_position): the page starts after it, at the
-    cost of a first page. Without limit the count only goes up to offset: the rows themselves
-    are the rest; count=False skips counting. listed_only (public lists): without the cars of
-    deactivated sellers.
+    At most three statements whatever the number of cars: the capped count, the sort order's
+    page query (sql/queries/car_list.sql) with the filters given, which finds the page's ids,
+    and car_list_page_rows, which reads those cars. A first page (no `after`) near the start
+    (up to COUNT_CAP matches in) needs no count of its own: its page query reads every match up
+    to the cap in the sort order, which counts them and holds the page (the count would have
+    walked the same cars). `after` = (sort key as text, id) of the previous page's last row
+    (CarList.last_position): the page starts after it, at the cost of a first page. Without
+    limit the count only goes up to offset: the rows themselves are the rest; count=False skips
+    counting. listed_only (public lists): without the cars of deactivated sellers.
     """
     params = filter_params(filters)
     conditions = _conditions(params, listed_only)
     cap = count_cap(q=params["q"], limit=limit, offset=offset)
     count_limit = 0 if not count else offset if cap is None else cap + 1
-    counted = _count(conn, conditions, params, count_limit) if count_limit else 0
     params.update(dict.fromkeys(("after_time", "after_price", "after_year", "after_rank", "after_id")))
     if after is not None:
         params[SORT_KEY_PARAMS[sort]], params["after_id"] = after
-    params.update(limit=limit, offset=offset)
     if sort == "relevance" and params["q"] is None:  # nothing to rank: no car (the columns, no rows)
-        sort, params["limit"] = "newest", 0
-    columns, rows = fetch_rows(conn, list_statement(LIST_PAGES[sort], conditions), params, timestamps_as_text=True)
-    return CarList(columns, rows, counted=counted, cap=cap)
+        sort, limit = "newest", 0
+    counting_page = after is None and cap is not None and count_limit and count_limit <= COUNT_CAP + 1 and limit
+    if counting_page:  # the matches from the start up to the cap: their number, and the page among them
+        params.update(limit=count_limit, offset=0)
+        matches = _positions(conn, list_statement(LIST_PAGES[sort], conditions), params)
+        counted, positions = len(matches), matches[offset:offset + limit]
+    else:
+        counted = _count(conn, conditions, params, count_limit) if count_limit else 0
+        params.update(limit=limit, offset=offset)
+        positions = _positions(conn, list_statement(LIST_PAGES[sort], conditions), params)
+    columns, rows = fetch_rows(conn, PAGE_ROWS, {"ids": [car_id for _, car_id in positions]}, timestamps_as_text=True)
+    return CarList(columns, rows, positions, counted=counted, cap=cap)
+
+
+def _positions(conn: Connection, page_query: Query, params: dict) -> list[tuple[str | None, int]]:
+    """(sort key as text, id) of each car a page query finds, in its order."""
+    _, found = fetch_rows(conn, page_query, params)
+    return [(sort_key, car_id) for car_id, sort_key in found]
 
 
 def read_snapshot(conn: Connection) -> None:
@@ -193,7 +204,7 @@ def nest_primary_image(columns: dict[str, int], row: tuple) -> dict:
             value = _timestamp(value)
         if key.startswith(PRIMARY_IMAGE_PREFIX):
             image[key[len(PRIMARY_IMAGE_PREFIX):]] = value
-        elif key not in ("rank", "sort_key"):
+        else:
             car[key] = value
     car["primary_image"] = image if image["id"] is not None else None
     return car

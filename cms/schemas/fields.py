@@ -277,6 +277,13 @@ def money(value) -> int | float | None:
     return int(number) if number.is_integer() else number
 
 
+class NonNullString(fields.String):
+    """A string that is dumped as "" instead of null (the browse page lower-cases it)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return "" if value is None else super()._serialize(value, attr, obj, **kwargs)
+
+
 class StrictBoolean(fields.Field):
     """JSON true or false only (no "yes", 1 or "true")."""
 

@@ -37,7 +37,7 @@ def _cursor_needs_limit() -> Invalid:
 class CarPage:
     """One page of cars as the API shows them, read lazily from the list queries: `rows` are tuples
     (`columns` maps names to positions; see cms.schemas.cars.LIST_COLUMNS), priced and with
-    absolute image URLs. `total` and `capped` are known once every row has been read."""
+    absolute image URLs."""
 
     def __init__(self, cars: cars_repo.CarList, *, runtime: RuntimeSettings | None, base_url: str):
         self._cars = cars
@@ -68,7 +68,7 @@ class CarPage:
         return self._cars.capped
 
     def last_position(self) -> tuple[str | None, int] | None:
-        """(sort key as text, id) of the last row read: where the next page starts."""
+        """(sort key as text, id) of the page's last car: where the next page starts."""
         return self._cars.last_position()
 
     @property
@@ -179,7 +179,7 @@ class CarStream:
         page = CarPage(cars, runtime=self._runtime, base_url=self._base_url)
         self.columns = page.columns  # the same in every batch (cms.schemas.cars.LIST_COLUMNS names)
         rows = list(page.rows)
-        return rows, (page.last_position() if len(rows) == STREAM_BATCH_ROWS else None)
+        return rows, (page.last_position() if page.read == STREAM_BATCH_ROWS else None)
 
     def rest(self) -> Iterator[list[tuple]]:
         try:
