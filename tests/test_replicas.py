@@ -69,6 +69,7 @@ def replica_running(pair, app):
     pair.start_replica()
     with psycopg.connect(pair.replica.url(), autocommit=True) as conn:
         conn.execute("SELECT pg_wal_replay_resume()")
+    pair.wait_for_streaming()
     pair.wait_for_replay()
     app.extensions["cms.replicas"].report(max_age=0)
     yield pair

@@ -120,6 +120,19 @@ class StreamingPair:
         if not self.replica.is_running():
             self.replica.start()
 
+    def wait_for_streaming(self, timeout: float = 30.0) -> None:
+        """Until the replica's WAL receiver streams from the primary. A replica just started replays
+        its own WAL first and connects after; a failed attempt is retried only every
+        wal_retrieve_retry_interval (5 s), which on a loaded machine outlasted wait_for_replay."""
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(self.replica.url("postgres"), autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                row = conn.execute("SELECT status FROM pg_stat_wal_receiver").fetchone()
+                if row is not None and row[0] == "streaming":
+                    return
+                time.sleep(0.05)
+        raise TimeoutError(f"the replica's WAL receiver did not stream within {timeout} s")
+
     def wait_for_replay(self, timeout: float = 10.0) -> None:
         """Until the replica has replayed everything the primary has written so far."""
         with psycopg.connect(self.primary.url("postgres"), autocommit=True) as conn:
