@@ -228,13 +228,19 @@ def test_restore_into_an_existing_empty_database_with_the_python_functions(fresh
 
 # --- non-empty targets ----------------------------------------------------------------------
 
-def test_restore_refuses_a_non_empty_database_without_force_and_changes_nothing(fresh_database, tmp_path):
+def dump_and_busy_target(fresh_database, tmp_path):
+    """A filled source database, its dump, and a migrated target that already holds a live row."""
     source = migrated(fresh_database, "bksrc")
     fill(source)
     dump = backup_file(source, tmp_path)
     target = migrated(fresh_database, "bkbusy")
     with psycopg.connect(target, autocommit=True) as conn:
         conn.execute("INSERT INTO users (name, email, password_hash) VALUES ('Live', 'live@example.com', 'x')")
+    return source, dump, target
+
+
+def test_restore_refuses_a_non_empty_database_without_force_and_changes_nothing(fresh_database, tmp_path):
+    source, dump, target = dump_and_busy_target(fresh_database, tmp_path)
     before = snapshot(target)
 
     refused = run_ops("restore", str(dump), "--target-url", target, database_url=source, cwd=tmp_path)
@@ -248,12 +254,8 @@ def test_restore_refuses_a_non_empty_database_without_force_and_changes_nothing(
 
 
 def test_restore_with_force_replaces_the_backed_up_objects_of_a_non_empty_database(fresh_database, tmp_path):
-    source = migrated(fresh_database, "bksrc")
-    fill(source)
-    dump = backup_file(source, tmp_path)
-    target = migrated(fresh_database, "bkbusy")
+    source, dump, target = dump_and_busy_target(fresh_database, tmp_path)
     with psycopg.connect(target, autocommit=True) as conn:
-        conn.execute("INSERT INTO users (name, email, password_hash) VALUES ('Live', 'live@example.com', 'x')")
         conn.execute("CREATE TABLE scratch_notes (id int PRIMARY KEY)")
 
     forced = run_ops("restore", str(dump), "--target-url", target, "--force", database_url=None, cwd=tmp_path)

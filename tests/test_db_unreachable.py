@@ -12,23 +12,14 @@ import time
 
 import pytest
 from support.app import app_config
-from support.replica import migrated_pair
+from support.replica import private_primary_fixtures
 
 from cms import create_app
 
 POOL_TIMEOUT = 20.0  # far above what an answer may take here: a 503 must not wait for it
 
 
-@pytest.fixture(scope="module")
-def pair():
-    with migrated_pair() as streaming:
-        yield streaming
-
-
-@pytest.fixture(scope="module")
-def database_url(pair):
-    """The module's database is the private primary (conftest's table cleaning uses it)."""
-    return pair.primary.url()
+pair, database_url = private_primary_fixtures()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import pytest
 import requests
 from support.app import TEST_JWT_SECRET, app_config
 from support.live_server import start_server
-from support.replica import client_backends, commits, migrated_pair
+from support.replica import client_backends, commits, private_primary_fixtures
 
 from cms import create_app
 
@@ -33,16 +33,7 @@ pytestmark = pytest.mark.slow
 MAX_LAG_SECONDS = 1.0
 
 
-@pytest.fixture(scope="module")
-def pair():
-    with migrated_pair() as streaming:
-        yield streaming
-
-
-@pytest.fixture(scope="module")
-def database_url(pair):
-    """The module's database is the private primary (conftest's factories and table cleaning use it)."""
-    return pair.primary.url()
+pair, database_url = private_primary_fixtures()
 
 
 @pytest.fixture(scope="module")

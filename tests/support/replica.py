@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from cms import db
 from support.pgbouncer import free_port, missing_tool, run_as_postgres
@@ -60,6 +61,23 @@ def migrated_pair() -> Iterator[StreamingPair]:
         yield streaming
     finally:
         streaming.remove()
+
+
+def private_primary_fixtures():
+    """The module-scoped fixtures of a test module that runs on a migrated pair of its own:
+    `pair`, and `database_url` naming its primary (conftest's factories and table cleaning use it).
+    In the module: `pair, database_url = private_primary_fixtures()`."""
+
+    @pytest.fixture(scope="module")
+    def pair():
+        with migrated_pair() as streaming:
+            yield streaming
+
+    @pytest.fixture(scope="module")
+    def database_url(pair):
+        return pair.primary.url()
+
+    return pair, database_url
 
 
 class Node:
