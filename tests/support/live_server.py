@@ -31,12 +31,15 @@ class LiveServer:
     env: dict = field(default_factory=dict)
 
     def worker_pids(self) -> list[int]:
-        """PIDs of the workers (children of the main process: cms.server forks them from its main thread)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            return [int(pid) for pid in children.read_text().split()]
-        except OSError:
-            return []
+        """PIDs of the workers: the children of the main process, whichever of its threads forked them
+        (/proc lists a child under the thread that forked it)."""
+        pids = []
+        for children in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
+            try:
+                pids.extend(int(pid) for pid in children.read_text().split())
+            except OSError:  # a thread that ended meanwhile
+                continue
+        return sorted(pids)
 
     def wait_for_workers(self, count: int, timeout: float = 20.0) -> list[int]:
         """The worker PIDs once the main process runs `count` of them (/ping answers as soon as the first is up)."""
