@@ -116,11 +116,9 @@ def serve(workers: int, threads: int, no_seed: bool) -> None:
     result = db.run_dbmate(session_url, "up", check=False)
     if result.returncode != 0:
         raise click.ClickException(f"migrations failed:\n{result.stdout}{result.stderr}")
-    if no_seed:
-        pass
-    elif seeds_demo_data(current):
+    if not no_seed and seeds_demo_data(current):
         run_seed(session_url)
-    else:
+    elif not no_seed:
         click.echo(f"not seeding: APP_ENV={current.env} (the demo accounts' passwords are public; "
                    "`cms db seed` loads them on purpose)")
     # The workers read their settings from this environment (and .env) again.
