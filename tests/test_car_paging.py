@@ -243,3 +243,88 @@ def test_relevance_puts_the_best_match_first_however_old(client, factory):
     assert first.headers["X-Total-Count"] == "5"  # with q, counted up to the end of the page
     assert first.headers["X-Total-Count-Capped"] == "true"
     assert walked == expected
+
+
+RANKING_TERMS = ("zephyrine", "zephyr", "zeph", "zephyrus", "kit", "tourer", "zephyrine tourer", "zephyr kit")
+
+
+@pytest.fixture
+def ranked_showroom(factory, sql):
+    """3,000 cars where a few say zephyr-words: once in the description (the lowest rank),
+    twice, in the title or brand, or two words of one prefix; spread so that the newest
+    2,000 cars hold too few of the lowest-rank matches to fill a page."""
+    seller = factory.user("seller")
+    sql.execute(
+        """
+        INSERT INTO cars (title, price, description, seller_id, status, brand, model, year, fuel_type)
+        SELECT
+            CASE WHEN n %% 1300 = 0 THEN 'Zephyrine tourer' ELSE 'Car ' || n END,
+            10000 + n,
+            concat_ws(' ', 'A fine car',
+                CASE WHEN n %% 500 = 0 THEN 'with a zephyrine kit' END,
+                CASE WHEN n %% 997 = 0 THEN 'zephyrine, zephyrine' END,
+                CASE WHEN n %% 1201 = 0 THEN 'zephyr and zephyrus' END,
+                CASE WHEN n %% 450 = 0 THEN 'zephyrus' END,
+                CASE WHEN n %% 100 = 0 THEN 'tourer' END),
+            %(seller)s, 'available',
+            CASE WHEN n = 7 THEN 'Zephyr' ELSE 'Brand' END, 'Model', 2020, 'Gasoline'
+        FROM generate_series(1, 3000) AS n
+        """,
+        {"seller": seller["id"]},
+    )
+
+
+def ranked_by_the_database(sql, q: str) -> list[int]:
+    """Every match of q, ranked in full: ts_rank of the stored document, higher id first on ties."""
+    rows = sql.execute(
+        "SELECT id FROM cars WHERE search_document @@ car_search_query(%(q)s)"
+        " ORDER BY ts_rank(search_document, car_search_query(%(q)s)) DESC, id DESC",
+        {"q": q},
+    ).fetchall()
+    return [row["id"] for row in rows]
+
+
+@pytest.mark.parametrize("q", RANKING_TERMS)
+def test_relevance_pages_follow_the_full_ranking_of_every_match(client, ranked_showroom, sql, q):
+    expected = ranked_by_the_database(sql, q)
+    assert len(expected) >= 3, "the showroom has matches for every term"
+
+    walked, _ = follow(client, f"/api/cars?q={q}&sort=relevance&limit=4")
+    by_offset = client.get(f"/api/cars?q={q}&sort=relevance&limit=5&offset=3").get_json()
+
+    assert walked == expected
+    assert [car["id"] for car in by_offset] == expected[3:8]
+
+
+@pytest.mark.parametrize("q", ("z", "zephyri", "zephyr", "zephyrus", "kit", "tourer", "fine", "car", "brand"))
+def test_a_cars_ranked_words_match_a_word_when_it_ranks_above_the_lowest_rank_and_its_once_words_when_lowest(
+        ranked_showroom, sql, q):
+    """car_search_ranked_words matches q exactly when the car ranks above the lowest rank;
+    car_search_once_words (less the ranked words) exactly when it ranks lowest."""
+    row = sql.execute(
+        """
+        SELECT
+            count(*) FILTER (WHERE search_document @@ query) AS matches,
+            count(*) FILTER (WHERE
+                (car_search_ranked_words(search_document) @@ query)
+                IS DISTINCT FROM (
+                    search_document @@ query AND ts_rank(search_document, query) > car_search_lowest_rank()
+                )
+            ) AS disagreements,
+            count(*) FILTER (WHERE
+                (
+                    search_document @@ query AND car_search_once_words(search_document) @@ query
+                    AND NOT car_search_ranked_words(search_document) @@ query
+                )
+                IS DISTINCT FROM (
+                    search_document @@ query AND ts_rank(search_document, query) = car_search_lowest_rank()
+                )
+            ) AS lowest_disagreements
+        FROM cars, car_search_query(%(q)s) AS query
+        """,
+        {"q": q},
+    ).fetchone()
+
+    assert row["matches"] > 0
+    assert row["disagreements"] == 0
+    assert row["lowest_disagreements"] == 0

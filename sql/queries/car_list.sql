@@ -164,24 +164,67 @@ LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint;
 
 -- name: car_list_relevance
 -- The ids of one page of the matches of q, best match first (ts_rank of the weighted stored
--- document: title above brand and model above description; ties: higher id first),
--- over every match, starting after the car at (after_rank, after_id) (NULL: at the
--- start); sort_key is the rank as text. The filters always include q.
--- Used by: GET /api/cars?q=…&sort=relevance. Index: cars_search_document_idx.
-SELECT
-    ranked.id,
-    ranked.rank::text AS sort_key
-FROM (
+-- document: title above brand and model above description; ties: higher id first), over
+-- every match, starting after the car at (after_rank, after_id) (NULL: at the start);
+-- sort_key is the rank as text. The filters always include q.
+-- A q of one word (one prefix, numnode 1) ranks only the matches that rank above the lowest
+-- rank, found through cars_search_ranked_words_idx (migration 0038 says why that finds
+-- them all); every other match ranks lowest, so when the page needs them they follow in id
+-- order, walking cars_pkey or, when they are few, through cars_search_once_words_idx. A q
+-- of several words ranks every match. The statement is planned for its q (never
+-- prepared), so the branches of the other case fold away.
+-- Used by: GET /api/cars?q=…&sort=relevance. Index: cars_search_ranked_words_idx,
+-- cars_search_once_words_idx, cars_pkey, cars_search_document_idx.
+WITH ranked AS (
+    -- One word: the matches above the lowest rank; several words: every match. Best first.
     SELECT
         c.id,
         ts_rank(c.search_document, car_search_query(%(q)s::text)) AS rank
     FROM cars AS c
-    WHERE {filters}
-) AS ranked
-WHERE
-    (ranked.rank, ranked.id)
-    < (coalesce(%(after_rank)s::real, 'Infinity'), coalesce(%(after_id)s::integer, 2147483647))
-ORDER BY ranked.rank DESC, ranked.id DESC
+    WHERE
+        (
+            numnode(car_search_query(%(q)s::text)) <> 1
+            OR car_search_ranked_words(c.search_document) @@ car_search_query(%(q)s::text)
+        )
+        AND {filters}
+        AND (ts_rank(c.search_document, car_search_query(%(q)s::text)), c.id)
+        < (coalesce(%(after_rank)s::real, 'Infinity'), coalesce(%(after_id)s::integer, 2147483647))
+    ORDER BY rank DESC, c.id DESC
+    LIMIT %(limit)s::bigint + %(offset)s::bigint
+)
+
+SELECT
+    page.id,
+    page.rank::text AS sort_key
+FROM (
+    SELECT
+        ranked.id,
+        ranked.rank
+    FROM ranked
+    UNION ALL
+    (
+        -- One word, when the page is still short: the lowest-rank matches, newest first,
+        -- below the cursor's car if it has the lowest rank.
+        SELECT
+            c.id,
+            car_search_lowest_rank() AS rank
+        FROM cars AS c
+        WHERE
+            numnode(car_search_query(%(q)s::text)) = 1
+            AND (SELECT count(*) FROM ranked) < %(limit)s::bigint + %(offset)s::bigint
+            AND c.id < CASE
+                WHEN coalesce(%(after_rank)s::real, 'Infinity') > car_search_lowest_rank() THEN 2147483647
+                WHEN %(after_rank)s::real = car_search_lowest_rank() THEN %(after_id)s::integer
+                ELSE 0
+            END
+            AND car_search_once_words(c.search_document) @@ car_search_query(%(q)s::text)
+            AND NOT car_search_ranked_words(c.search_document) @@ car_search_query(%(q)s::text)
+            AND {filters}
+        ORDER BY c.id DESC
+        LIMIT %(limit)s::bigint + %(offset)s::bigint
+    )
+) AS page
+ORDER BY page.rank DESC, page.id DESC
 LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint;
 
 -- name: car_list_page_rows
