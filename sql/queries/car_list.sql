@@ -204,7 +204,8 @@ FROM (
     UNION ALL
     (
         -- One word, when the page is still short: the lowest-rank matches, newest first,
-        -- below the cursor's car if it has the lowest rank.
+        -- below the cursor's car if it has the lowest rank. ts_rank says which they are;
+        -- once-words are there for their index and its statistics (implied by the rank).
         SELECT
             c.id,
             car_search_lowest_rank() AS rank
@@ -217,9 +218,9 @@ FROM (
                 WHEN %(after_rank)s::real = car_search_lowest_rank() THEN %(after_id)s::integer
                 ELSE 0
             END
-            AND car_search_once_words(c.search_document) @@ car_search_query(%(q)s::text)
-            AND NOT car_search_ranked_words(c.search_document) @@ car_search_query(%(q)s::text)
             AND {filters}
+            AND ts_rank(c.search_document, car_search_query(%(q)s::text)) <= car_search_lowest_rank()
+            AND car_search_once_words(c.search_document) @@ car_search_query(%(q)s::text)
         ORDER BY c.id DESC
         LIMIT %(limit)s::bigint + %(offset)s::bigint
     )
