@@ -297,10 +297,10 @@ def test_relevance_pages_follow_the_full_ranking_of_every_match(client, ranked_s
 
 
 @pytest.mark.parametrize("q", ("z", "zephyri", "zephyr", "zephyrus", "kit", "tourer", "fine", "car", "brand"))
-def test_a_cars_ranked_words_match_a_word_when_it_ranks_above_the_lowest_rank_and_its_once_words_when_lowest(
+def test_a_cars_ranked_words_match_a_word_when_it_ranks_above_the_lowest_rank_its_description_words_when_lowest(
         ranked_showroom, sql, q):
     """car_search_ranked_words matches q exactly when the car ranks above the lowest rank;
-    car_search_once_words (less the ranked words) exactly when it ranks lowest."""
+    car_search_description_words (less the ranked words) exactly when it ranks lowest."""
     row = sql.execute(
         """
         SELECT
@@ -313,7 +313,7 @@ def test_a_cars_ranked_words_match_a_word_when_it_ranks_above_the_lowest_rank_an
             ) AS disagreements,
             count(*) FILTER (WHERE
                 (
-                    search_document @@ query AND car_search_once_words(search_document) @@ query
+                    search_document @@ query AND car_search_description_words(search_document) @@ query
                     AND NOT car_search_ranked_words(search_document) @@ query
                 )
                 IS DISTINCT FROM (

@@ -170,11 +170,11 @@ LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint;
 -- A q of one word (one prefix, numnode 1) ranks only the matches that rank above the lowest
 -- rank, found through cars_search_ranked_words_idx (migration 0038 says why that finds
 -- them all); every other match ranks lowest, so when the page needs them they follow in id
--- order, walking cars_pkey or, when they are few, through cars_search_once_words_idx. A q
+-- order, walking cars_pkey or, when they are few, through cars_search_description_words_idx. A q
 -- of several words ranks every match. The statement is planned for its q (never
 -- prepared), so the branches of the other case fold away.
 -- Used by: GET /api/cars?q=…&sort=relevance. Index: cars_search_ranked_words_idx,
--- cars_search_once_words_idx, cars_pkey, cars_search_document_idx.
+-- cars_search_description_words_idx, cars_pkey, cars_search_document_idx.
 WITH ranked AS (
     -- One word: the matches above the lowest rank; several words: every match. Best first.
     SELECT
@@ -205,7 +205,7 @@ FROM (
     (
         -- One word, when the page is still short: the lowest-rank matches, newest first,
         -- below the cursor's car if it has the lowest rank. ts_rank says which they are;
-        -- once-words are there for their index and its statistics (implied by the rank).
+        -- description words are there for their index and statistics (implied by the rank).
         SELECT
             c.id,
             car_search_lowest_rank() AS rank
@@ -220,7 +220,7 @@ FROM (
             END
             AND {filters}
             AND ts_rank(c.search_document, car_search_query(%(q)s::text)) <= car_search_lowest_rank()
-            AND car_search_once_words(c.search_document) @@ car_search_query(%(q)s::text)
+            AND car_search_description_words(c.search_document) @@ car_search_query(%(q)s::text)
         ORDER BY c.id DESC
         LIMIT %(limit)s::bigint + %(offset)s::bigint
     )
