@@ -23,6 +23,8 @@ class BuildPyWithSQL(build_py):
         if getattr(self, "editable_mode", False):
             return  # an editable install reads the repository's own files
         target = Path(self.build_lib) / "cms" / "_data"
+        # A build directory kept from an earlier build would still hold files renamed or removed since.
+        shutil.rmtree(target, ignore_errors=True)
         for name in PACKAGED:
             source = HERE / name
             if source.is_dir():
