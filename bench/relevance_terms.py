@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The relevance page query, term by term: this checkout's against another revision's, same database.
 
-For each term it runs car_list_relevance (the public list's filters: listed, q) for the first
-page and the page after it (the cursor of the first page's last car), best of three, with this
-checkout's sql/queries/car_list.sql and with the one of `--against` (a git revision), and says
-whether both return the same cars in the same order. The database must hold what this
+For each term (and three terms with other filters beside q) it runs car_list_relevance (the
+public list's filters: listed, q, ...) for the first page and the page after it (the cursor of
+the first page's last car), best of three, with this checkout's sql/queries/car_list.sql and
+with the one of `--against` (a git revision), and says whether both return the same cars in
+the same order. The database must hold what this
 checkout's query needs (its migrations); the other revision's query must run there too.
 
     .venv/bin/python bench/relevance_terms.py --url postgresql://root@127.0.0.1:5432/cms_bench_1m \\
@@ -26,15 +27,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cms.db.queries import Query, parse_query_file, with_filters  # noqa: E402
-from cms.repositories.cars import LIST_CONDITIONS, LIST_PAGES  # noqa: E402
+from cms.db.session import session_options  # noqa: E402
+from cms.repositories.cars import LIST_CONDITIONS, LIST_FILTERS, LIST_PAGES  # noqa: E402
 
 TERMS = ("electric", "diesel", "hybrid", "elec", "sunroof", "leather", "navigation", "toyota", "bmw",
          "heated seats", "tow hitch", "zzzz")
+# (filter names, values): the same terms with filters beside q.
+FILTERED = ((("brand",), {"brand": "Toyota"}), (("max_price",), {"max_price": 15000}),
+            (("brand", "max_price"), {"brand": "Kia", "max_price": 9000}))
 PARAMS = dict.fromkeys(("after_rank", "after_id"))
 
 
-def relevance_query(template: Query) -> Query:
-    return with_filters(template, LIST_CONDITIONS, ("listed", "q"), prepare=False)
+def relevance_query(template: Query, filters: tuple[str, ...] = ()) -> Query:
+    return with_filters(template, LIST_CONDITIONS, ("listed", "q", *filters), prepare=False)
 
 
 def query_of_revision(revision: str) -> Query:
@@ -61,13 +66,19 @@ def main() -> int:
     parser.add_argument("--against", required=True, help="git revision whose car_list_relevance is compared")
     parser.add_argument("--terms", default=",".join(TERMS), help="comma-separated q values")
     options = parser.parse_args()
-    ours, theirs = relevance_query(LIST_PAGES["relevance"]), relevance_query(query_of_revision(options.against))
-    print(f"| q | this checkout, page 1 / 2 (ms) | {options.against}, page 1 / 2 (ms) | same cars, same order |")
-    print("|---|---:|---:|---|")
-    # prepare_threshold=None: every run planned for its values, as the service runs these (never prepared)
-    with psycopg.connect(options.url, autocommit=True, prepare_threshold=None) as conn:
-        for term in options.terms.split(","):
-            first = {**PARAMS, "q": term, "limit": 20, "offset": 0}
+    our_template, their_template = LIST_PAGES["relevance"], query_of_revision(options.against)
+    cases = [((), {}, term) for term in options.terms.split(",")]
+    cases += [(names, values, term) for names, values in FILTERED for term in ("electric", "sunroof", "toyota")]
+    print(f"| q | other filters | this checkout, page 1 / 2 (ms) | {options.against}, page 1 / 2 (ms) "
+          "| same cars, same order |")
+    print("|---|---|---:|---:|---|")
+    # As the service's sessions run them: its session settings (no parallel workers, ...), and
+    # every run planned for its values (prepare_threshold=None: these are never prepared).
+    with psycopg.connect(options.url, autocommit=True, prepare_threshold=None,
+                         options=session_options(0)) as conn:
+        for names, values, term in cases:
+            ours, theirs = relevance_query(our_template, names), relevance_query(their_template, names)
+            first = {**PARAMS, **dict.fromkeys(LIST_FILTERS), **values, "q": term, "limit": 20, "offset": 0}
             our_rows, our_ms = best_of_three(conn, ours, first)
             their_rows, their_ms = best_of_three(conn, theirs, first)
             after = {**first}
@@ -76,7 +87,8 @@ def main() -> int:
             our_next, our_next_ms = best_of_three(conn, ours, after)
             their_next, their_next_ms = best_of_three(conn, theirs, after)
             same = our_rows == their_rows and our_next == their_next
-            print(f"| {term} | {our_ms:.1f} / {our_next_ms:.1f} | {their_ms:.1f} / {their_next_ms:.1f} | "
+            shown = ", ".join(f"{name}={value}" for name, value in values.items()) or "—"
+            print(f"| {term} | {shown} | {our_ms:.1f} / {our_next_ms:.1f} | {their_ms:.1f} / {their_next_ms:.1f} | "
                   f"{'yes' if same else '**no**'} |", flush=True)
     return 0
 

@@ -328,3 +328,18 @@ def test_a_cars_ranked_words_match_a_word_when_it_ranks_above_the_lowest_rank_it
     assert row["matches"] > 0
     assert row["disagreements"] == 0
     assert row["lowest_disagreements"] == 0
+
+
+@pytest.mark.parametrize("q", ("zephyrine", "zeph", "zephyr kit"))
+def test_relevance_pages_with_another_filter_follow_the_full_ranking_of_its_matches(client, ranked_showroom, sql, q):
+    rows = sql.execute(
+        "SELECT id FROM cars WHERE search_document @@ car_search_query(%(q)s) AND price <= 12000"
+        " ORDER BY ts_rank(search_document, car_search_query(%(q)s)) DESC, id DESC",
+        {"q": q},
+    ).fetchall()
+    expected = [row["id"] for row in rows]
+    assert len(expected) >= 3, "the showroom has matches below the price for every term"
+
+    walked, _ = follow(client, f"/api/cars?q={q}&maxPrice=12000&sort=relevance&limit=3")
+
+    assert walked == expected

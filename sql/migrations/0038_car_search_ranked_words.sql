@@ -11,8 +11,9 @@
 -- matches these entries exactly when the match ranks above the lowest rank, so
 -- the best matches are found through an index on them (0039). The rest, all ranked
 -- alike, follow newest id first; their one matching word is among the words said
--- in the description only (car_search_description_words, indexed by 0040), which
--- tells PostgreSQL how many there are (a brand's name, say, is seldom one of them).
+-- in the description only (car_search_description_words, indexed by 0040), through
+-- which the older ones are found when the newest hold too few (a brand's name, say,
+-- is seldom one of them).
 -- Written as it stands for documents weighted A, B and C; a change of weights in
 -- search_document must be checked against it.
 
@@ -45,12 +46,9 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     ) AS entry
 $$;
 
--- PARALLEL RESTRICTED although it is safe: a scan filtered by it then runs in one process.
--- It filters the walk for a page of lowest-rank matches (a few hundred cars), where
--- starting parallel workers took 10 ms and the walk itself 0.5 ms. One expression of
--- built-in functions, so PostgreSQL inlines it (about 1 µs a document).
+-- One expression of built-in functions, so PostgreSQL inlines it (about 1 µs a document).
 CREATE FUNCTION car_search_description_words(document tsvector) RETURNS tsvector
-LANGUAGE sql IMMUTABLE STRICT PARALLEL RESTRICTED AS $$
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT ts_delete(ts_filter(document, '{c}'), tsvector_to_array(ts_filter(document, '{a,b}')))
 $$;
 

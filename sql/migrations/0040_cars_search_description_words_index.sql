@@ -1,7 +1,7 @@
--- Why: sort=relevance with a one-word q reads the matches of the lowest rank through
--- this index (car_search_description_words, 0038) when they are few, and its statistics tell
--- PostgreSQL whether they are few; a few µs of a car write, 10-20 s to build at a
--- million cars, no lock on reads or writes.
+-- Why: sort=relevance with a one-word q reads the older matches of the lowest rank
+-- through this index (car_search_description_words, 0038) when the newest cars hold too
+-- few of them; a few µs of a car write, 10-20 s to build at a million cars, no lock on
+-- reads or writes.
 -- squawk-disable-assume-in-transaction
 
 -- migrate:up transaction:false

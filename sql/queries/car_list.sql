@@ -170,11 +170,12 @@ LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint;
 -- A q of one word (one prefix, numnode 1) ranks only the matches that rank above the lowest
 -- rank, found through cars_search_ranked_words_idx (migration 0038 says why that finds
 -- them all); every other match ranks lowest, so when the page needs them they follow in id
--- order, walking cars_pkey or, when they are few, through cars_search_description_words_idx. A q
--- of several words ranks every match. The statement is planned for its q (never
--- prepared), so the branches of the other case fold away.
+-- order: those among the 2,000 cars below the cursor's (a walk of cars_pkey) and, when
+-- those are too few, older ones, read as a set and sorted (sparse matches: an index walk
+-- could read every car for none). A q of several words ranks every match. The statement is
+-- planned for its q (never prepared), so the branches of the other case fold away.
 -- Used by: GET /api/cars?q=…&sort=relevance. Index: cars_search_ranked_words_idx,
--- cars_search_description_words_idx, cars_pkey, cars_search_document_idx.
+-- cars_pkey, cars_search_description_words_idx, cars_search_document_idx.
 WITH ranked AS (
     -- One word: the matches above the lowest rank; several words: every match. Best first.
     SELECT
@@ -191,6 +192,51 @@ WITH ranked AS (
         < (coalesce(%(after_rank)s::real, 'Infinity'), coalesce(%(after_id)s::integer, 2147483647))
     ORDER BY rank DESC, c.id DESC
     LIMIT %(limit)s::bigint + %(offset)s::bigint
+),
+
+lowest AS NOT MATERIALIZED (
+    -- One word: the matches of the lowest rank (ts_rank says which; the description words
+    -- are implied by it, there for their index and its statistics). Inlined where used.
+    SELECT c.id
+    FROM cars AS c
+    WHERE
+        numnode(car_search_query(%(q)s::text)) = 1
+        AND {filters}
+        AND ts_rank(c.search_document, car_search_query(%(q)s::text)) <= car_search_lowest_rank()
+        AND car_search_description_words(c.search_document) @@ car_search_query(%(q)s::text)
+),
+
+walk AS (
+    -- Where the lowest-rank matches continue (below start_id), and the 2,000th car below it.
+    SELECT
+        bound.start_id,
+        coalesce((
+            SELECT k.id
+            FROM cars AS k
+            WHERE k.id < bound.start_id
+            ORDER BY k.id DESC
+            LIMIT 1 OFFSET 1999
+        ), 0) AS end_id
+    FROM (
+        SELECT
+            CASE
+                WHEN coalesce(%(after_rank)s::real, 'Infinity') > car_search_lowest_rank() THEN 2147483647
+                WHEN %(after_rank)s::real = car_search_lowest_rank() THEN %(after_id)s::integer
+                ELSE 0
+            END AS start_id
+    ) AS bound
+),
+
+newest_lowest AS (
+    -- When the page is still short: the lowest-rank matches among those 2,000 cars.
+    SELECT lowest.id
+    FROM lowest
+    WHERE
+        (SELECT count(*) FROM ranked) < %(limit)s::bigint + %(offset)s::bigint
+        AND lowest.id < (SELECT walk.start_id FROM walk)
+        AND lowest.id >= (SELECT walk.end_id FROM walk)
+    ORDER BY lowest.id DESC
+    LIMIT %(limit)s::bigint + %(offset)s::bigint
 )
 
 SELECT
@@ -202,26 +248,23 @@ FROM (
         ranked.rank
     FROM ranked
     UNION ALL
+    SELECT
+        newest_lowest.id,
+        car_search_lowest_rank() AS rank
+    FROM newest_lowest
+    UNION ALL
     (
-        -- One word, when the page is still short: the lowest-rank matches, newest first,
-        -- below the cursor's car if it has the lowest rank. ts_rank says which they are;
-        -- description words are there for their index and statistics (implied by the rank).
+        -- When the page is still short: older lowest-rank matches. `id + 0`: sorted after
+        -- reading them, never a walk of cars_pkey, which could read every older car for none.
         SELECT
-            c.id,
+            lowest.id,
             car_search_lowest_rank() AS rank
-        FROM cars AS c
+        FROM lowest
         WHERE
-            numnode(car_search_query(%(q)s::text)) = 1
-            AND (SELECT count(*) FROM ranked) < %(limit)s::bigint + %(offset)s::bigint
-            AND c.id < CASE
-                WHEN coalesce(%(after_rank)s::real, 'Infinity') > car_search_lowest_rank() THEN 2147483647
-                WHEN %(after_rank)s::real = car_search_lowest_rank() THEN %(after_id)s::integer
-                ELSE 0
-            END
-            AND {filters}
-            AND ts_rank(c.search_document, car_search_query(%(q)s::text)) <= car_search_lowest_rank()
-            AND car_search_description_words(c.search_document) @@ car_search_query(%(q)s::text)
-        ORDER BY c.id DESC
+            (SELECT count(*) FROM ranked) + (SELECT count(*) FROM newest_lowest)
+            < %(limit)s::bigint + %(offset)s::bigint
+            AND lowest.id < (SELECT walk.end_id FROM walk)
+        ORDER BY lowest.id + 0 DESC
         LIMIT %(limit)s::bigint + %(offset)s::bigint
     )
 ) AS page
