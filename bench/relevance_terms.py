@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from cms.db.queries import Query, parse_query_file, with_filters  # noqa: E402
 from cms.db.session import session_options  # noqa: E402
-from cms.repositories.cars import LIST_CONDITIONS, LIST_FILTERS, LIST_PAGES  # noqa: E402
+from cms.repositories.cars import LIST_CONDITIONS, LIST_FILTERS, page_query  # noqa: E402
 
 TERMS = ("electric", "diesel", "hybrid", "elec", "sunroof", "leather", "navigation", "toyota", "bmw",
          "heated seats", "tow hitch", "zzzz")
@@ -66,7 +66,7 @@ def main() -> int:
     parser.add_argument("--against", required=True, help="git revision whose car_list_relevance is compared")
     parser.add_argument("--terms", default=",".join(TERMS), help="comma-separated q values")
     options = parser.parse_args()
-    our_template, their_template = LIST_PAGES["relevance"], query_of_revision(options.against)
+    their_template = query_of_revision(options.against)
     cases = [((), {}, term) for term in options.terms.split(",")]
     cases += [(names, values, term) for names, values in FILTERED for term in ("electric", "sunroof", "toyota")]
     print(f"| q | other filters | this checkout, page 1 / 2 (ms) | {options.against}, page 1 / 2 (ms) "
@@ -77,7 +77,8 @@ def main() -> int:
     with psycopg.connect(options.url, autocommit=True, prepare_threshold=None,
                          options=session_options(0)) as conn:
         for names, values, term in cases:
-            ours, theirs = relevance_query(our_template, names), relevance_query(their_template, names)
+            ours = page_query("relevance", ("listed", "q", *names))  # as the service picks it
+            theirs = relevance_query(their_template, names)
             first = {**PARAMS, **dict.fromkeys(LIST_FILTERS), **values, "q": term, "limit": 20, "offset": 0}
             our_rows, our_ms = best_of_three(conn, ours, first)
             their_rows, their_ms = best_of_three(conn, theirs, first)

@@ -451,6 +451,14 @@ def test_list_queries_are_prepared_only_without_filters():
     assert cars_repo.list_statement(cars_repo.LIST_PAGES["relevance"], ("listed", "q")).prepare is False
 
 
+def test_relevance_with_a_filter_beside_q_reads_the_lowest_rank_matches_in_bounded_steps():
+    assert cars_repo.page_query("relevance", ("listed", "q")).name == "car_list_relevance (listed, q)"
+    assert cars_repo.page_query("relevance", ("q",)).name == "car_list_relevance (q)"
+    assert cars_repo.page_query("relevance", ("listed", "q", "brand")).name == \
+        "car_list_relevance_filtered (listed, q, brand)"
+    assert cars_repo.page_query("newest", ("listed", "q", "brand")).name == "car_list_newest (listed, q, brand)"
+
+
 def test_a_list_pages_rows_are_read_with_one_generic_plan(factory, database_url):
     # The page query has a LIMIT parameter, so PostgreSQL plans it anew on every execution (its
     # guess for an unknown LIMIT makes every generic plan look dearer than a custom one); the rows

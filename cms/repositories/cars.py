@@ -35,6 +35,8 @@ LISTED = "listed"
 # One page query per sort order (car_list_<sort>) and two counts.
 LIST_PAGES = {sort: query(f"car_list_{sort}") for sort in (
     "newest", "oldest", "price_asc", "price_desc", "year_asc", "year_desc", "relevance")}
+# Relevance with a filter beside q reads the lowest-rank matches in bounded steps (the query says why).
+RELEVANCE_FILTERED = query("car_list_relevance_filtered")
 PAGE_ROWS = query("car_list_page_rows")
 COUNT_UNORDERED = query("car_list_count")
 COUNT_NEWEST_FIRST = query("car_list_count_newest_first")
@@ -123,6 +125,14 @@ def list_statement(template: Query, conditions: tuple[str, ...]) -> Query:
                         prepare=None if set(conditions) <= {LISTED} else False)
 
 
+def page_query(sort: str, conditions: tuple[str, ...]) -> Query:
+    """The sort order's page query with these conditions in its {filters} slot."""
+    template = LIST_PAGES[sort]
+    if sort == "relevance" and set(conditions) - {LISTED, "q"}:
+        template = RELEVANCE_FILTERED
+    return list_statement(template, conditions)
+
+
 def _conditions(params: dict, listed_only: bool) -> tuple[str, ...]:
     return ((LISTED,) if listed_only else ()) + tuple(name for name in LIST_FILTERS if params[name] is not None)
 
@@ -162,12 +172,12 @@ def list_cars(conn: Connection, *, sort: str = "newest", limit: int | None = Non
     counting_page = after is None and cap is not None and count_limit and count_limit <= COUNT_CAP + 1 and limit
     if counting_page:  # the matches from the start up to the cap: their number, and the page among them
         params.update(limit=count_limit, offset=0)
-        matches = _positions(conn, list_statement(LIST_PAGES[sort], conditions), params)
+        matches = _positions(conn, page_query(sort, conditions), params)
         counted, positions = len(matches), matches[offset:offset + limit]
     else:
         counted = _count(conn, conditions, params, count_limit) if count_limit else 0
         params.update(limit=limit, offset=offset)
-        positions = _positions(conn, list_statement(LIST_PAGES[sort], conditions), params)
+        positions = _positions(conn, page_query(sort, conditions), params)
     columns, rows = fetch_rows(conn, PAGE_ROWS, {"ids": [car_id for _, car_id in positions]}, timestamps_as_text=True)
     return CarList(columns, rows, positions, counted=counted, cap=cap)
 

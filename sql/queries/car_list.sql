@@ -166,16 +166,79 @@ LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint;
 -- The ids of one page of the matches of q, best match first (ts_rank of the weighted stored
 -- document: title above brand and model above description; ties: higher id first), over
 -- every match, starting after the car at (after_rank, after_id) (NULL: at the start);
--- sort_key is the rank as text. The filters always include q.
+-- sort_key is the rank as text. The filters are q (and listed): with any other filter,
+-- car_list_relevance_filtered.
 -- A q of one word (one prefix, numnode 1) ranks only the matches that rank above the lowest
 -- rank, found through cars_search_ranked_words_idx (migration 0038 says why that finds
 -- them all); every other match ranks lowest, so when the page needs them they follow in id
--- order: those among the 2,000 cars below the cursor's (a walk of cars_pkey) and, when
--- those are too few, older ones, read as a set and sorted (sparse matches: an index walk
--- could read every car for none). A q of several words ranks every match. The statement is
--- planned for its q (never prepared), so the branches of the other case fold away.
+-- order, walking cars_pkey or, when they are few (as the statistics of
+-- cars_search_description_words_idx tell), through that index. A q of several words ranks
+-- every match. The statement is planned for its q (never prepared), so the branches of the
+-- other case fold away.
 -- Used by: GET /api/cars?q=…&sort=relevance. Index: cars_search_ranked_words_idx,
--- cars_pkey, cars_search_description_words_idx, cars_search_document_idx.
+-- cars_search_description_words_idx, cars_pkey, cars_search_document_idx.
+WITH ranked AS (
+    -- One word: the matches above the lowest rank; several words: every match. Best first.
+    SELECT
+        c.id,
+        ts_rank(c.search_document, car_search_query(%(q)s::text)) AS rank
+    FROM cars AS c
+    WHERE
+        (
+            numnode(car_search_query(%(q)s::text)) <> 1
+            OR car_search_ranked_words(c.search_document) @@ car_search_query(%(q)s::text)
+        )
+        AND {filters}
+        AND (ts_rank(c.search_document, car_search_query(%(q)s::text)), c.id)
+        < (coalesce(%(after_rank)s::real, 'Infinity'), coalesce(%(after_id)s::integer, 2147483647))
+    ORDER BY rank DESC, c.id DESC
+    LIMIT %(limit)s::bigint + %(offset)s::bigint
+)
+
+SELECT
+    page.id,
+    page.rank::text AS sort_key
+FROM (
+    SELECT
+        ranked.id,
+        ranked.rank
+    FROM ranked
+    UNION ALL
+    (
+        -- One word, when the page is still short: the lowest-rank matches, newest first,
+        -- below the cursor's car if it has the lowest rank. ts_rank says which they are;
+        -- description words are there for their index and statistics (implied by the rank).
+        SELECT
+            c.id,
+            car_search_lowest_rank() AS rank
+        FROM cars AS c
+        WHERE
+            numnode(car_search_query(%(q)s::text)) = 1
+            AND (SELECT count(*) FROM ranked) < %(limit)s::bigint + %(offset)s::bigint
+            AND c.id < CASE
+                WHEN coalesce(%(after_rank)s::real, 'Infinity') > car_search_lowest_rank() THEN 2147483647
+                WHEN %(after_rank)s::real = car_search_lowest_rank() THEN %(after_id)s::integer
+                ELSE 0
+            END
+            AND {filters}
+            AND ts_rank(c.search_document, car_search_query(%(q)s::text)) <= car_search_lowest_rank()
+            AND car_search_description_words(c.search_document) @@ car_search_query(%(q)s::text)
+        ORDER BY c.id DESC
+        LIMIT %(limit)s::bigint + %(offset)s::bigint
+    )
+) AS page
+ORDER BY page.rank DESC, page.id DESC
+LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint;
+
+-- name: car_list_relevance_filtered
+-- car_list_relevance for q with another filter (brand, price, ...): the same page, but the
+-- lowest-rank matches are not found by one walk of cars_pkey, as a filter beside q can make
+-- them rare where PostgreSQL expects many (electric Toyotas: such a walk read every car for
+-- none, 1.1 s). They are read among the 2,000 cars below the cursor's (a short walk) and,
+-- only when those hold too few, the older ones as a set, sorted.
+-- Used by: GET /api/cars?q=…&sort=relevance&brand=… (or any other filter). Index:
+-- cars_search_ranked_words_idx, cars_pkey, cars_search_description_words_idx,
+-- cars_search_document_idx (and those of the other filters).
 WITH ranked AS (
     -- One word: the matches above the lowest rank; several words: every match. Best first.
     SELECT
