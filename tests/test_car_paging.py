@@ -274,12 +274,14 @@ def ranked_showroom(factory, sql):
     )
 
 
-def ranked_by_the_database(sql, q: str) -> list[int]:
-    """Every match of q, ranked in full: ts_rank of the stored document, higher id first on ties."""
+def ranked_by_the_database(sql, q: str, max_price: int | None = None) -> list[int]:
+    """Every match of q (up to max_price), ranked in full: ts_rank of the stored document, higher
+    id first on ties."""
     rows = sql.execute(
         "SELECT id FROM cars WHERE search_document @@ car_search_query(%(q)s)"
+        " AND (%(max_price)s::numeric IS NULL OR price <= %(max_price)s::numeric)"
         " ORDER BY ts_rank(search_document, car_search_query(%(q)s)) DESC, id DESC",
-        {"q": q},
+        {"q": q, "max_price": max_price},
     ).fetchall()
     return [row["id"] for row in rows]
 
@@ -332,12 +334,7 @@ def test_a_cars_ranked_words_match_a_word_when_it_ranks_above_the_lowest_rank_it
 
 @pytest.mark.parametrize("q", ("zephyrine", "zeph", "zephyr kit"))
 def test_relevance_pages_with_another_filter_follow_the_full_ranking_of_its_matches(client, ranked_showroom, sql, q):
-    rows = sql.execute(
-        "SELECT id FROM cars WHERE search_document @@ car_search_query(%(q)s) AND price <= 12000"
-        " ORDER BY ts_rank(search_document, car_search_query(%(q)s)) DESC, id DESC",
-        {"q": q},
-    ).fetchall()
-    expected = [row["id"] for row in rows]
+    expected = ranked_by_the_database(sql, q, max_price=12000)
     assert len(expected) >= 3, "the showroom has matches below the price for every term"
 
     walked, _ = follow(client, f"/api/cars?q={q}&maxPrice=12000&sort=relevance&limit=3")
