@@ -88,8 +88,9 @@ class CarDetailLane:
             runtime = settings_cache_of(app).get(conn)
             if runtime.maintenance_enabled:
                 return None
-            tag = revalidation_service.validator(conn, runtime=runtime, base_url=base_url)  # before the data
-            if parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(tag):
+            held = parse_etags(environ.get("HTTP_IF_NONE_MATCH"))  # the validator before the data:
+            tag = revalidation_service.validator(conn, runtime=runtime, base_url=base_url, fresh=bool(held))
+            if held.contains_weak(tag):
                 return tag, None
             car = cars_service.get_car(conn, car_id, runtime=runtime, base_url=base_url)
         finally:

@@ -117,9 +117,12 @@ def declare(summary: str, *, auth, response, body=None, query=None, status: int 
                 kwargs["query"] = load_query(query_loader)
             if parses_body:
                 kwargs["body"] = load_json(body_loader or _fresh(body, body_kwargs()))
-            tag = revalidation.current_tag() if revalidate else None
-            if tag is not None and request.if_none_match.contains_weak(tag):
-                return revalidation.not_modified(tag)
+            tag = None
+            if revalidate:
+                held = request.if_none_match
+                tag = revalidation.current_tag(conditional=bool(held))
+                if held.contains_weak(tag):
+                    return revalidation.not_modified(tag)
             result = view(*args, **kwargs)
             if isinstance(result, tuple) or (isinstance(result, Response) and tag is None):
                 return result

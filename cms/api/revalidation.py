@@ -21,9 +21,12 @@ def validator_headers(tag: str) -> list[tuple[str, str]]:
     return [("ETag", f'W/"{tag}"'), ("Cache-Control", CACHE_CONTROL)]
 
 
-def current_tag() -> str:
-    """The validator of this request's answer, from the request's connection (read before the data)."""
-    return revalidation_service.validator(db.connection(), runtime=runtime_settings(), base_url=public_base_url())
+def current_tag(*, conditional: bool) -> str:
+    """The validator of this request's answer, from the request's connection (read before the data).
+    conditional: the request has If-None-Match, so the tag is compared with the client's and the
+    counter is read now; else the connection's recent reading serves (cms.services.revalidation)."""
+    return revalidation_service.validator(db.connection(), runtime=runtime_settings(), base_url=public_base_url(),
+                                          fresh=conditional)
 
 
 def not_modified(tag: str):
