@@ -82,6 +82,7 @@ ROUTES = (
     ("deep_cursor_price", "GET /api/cars?sort=price_asc&limit=20&cursor=… (99 % deep)", True),
     ("relevance", "GET /api/cars?q=…&sort=relevance&limit=20", True),
     ("detail", "GET /api/cars/:id", True),
+    ("detail_flask", "GET /api/cars/:id through Flask (CAR_DETAIL_LANE=false)", False),
     ("reviews", "GET /api/reviews/car/:id", True),
     ("favorites", "GET /api/favorites (auth)", True),
     ("login", "POST /api/auth/login", False),
@@ -518,6 +519,11 @@ class SizeRun:
                                        for term in SEARCH_TERMS])
         if self.wanted("detail"):
             self.measure("detail", [("GET", f"/api/cars/{car_id}", "", "") for car_id in self.sample_cars(1000)])
+        if self.wanted("detail_flask"):  # the same route on a server without the lane beneath Flask
+            with running_server(self.url, self.options.workers, self.options.server_threads, self.options.pool_max,
+                                self.work_dir, {"CAR_DETAIL_LANE": "false"}) as flask_only:
+                self.measure("detail_flask", [("GET", f"/api/cars/{car_id}", "", "")
+                                              for car_id in self.sample_cars(1000)], base_url=flask_only.base_url)
         if self.wanted("reviews"):
             self.measure("reviews", [("GET", f"/api/reviews/car/{car_id}", "", "")
                                      for car_id in self.reviewed_cars(500)])
@@ -1196,6 +1202,11 @@ def issue14_lines(runs: dict[str, SizeRun], pgbench_tps: float | None) -> list[s
         share = 100 * detail.requests_per_s / pgbench_tps
         lines.append(f"- GET /api/cars/:id at 1M: {share:.2f} % of pgbench -S (target ≥ 10 %): "
                      + ("**holds**" if share >= 10 else "**fails**"))
+    through_flask = results.get("detail_flask")
+    if through_flask and pgbench_tps:
+        lines.append(f"- GET /api/cars/:id at 1M through Flask (CAR_DETAIL_LANE=false, no lane beneath it): "
+                     f"{through_flask.requests_per_s:,.0f} req/s = "
+                     f"{100 * through_flask.requests_per_s / pgbench_tps:.2f} % of pgbench -S")
     plans = run.notes.get("generic_plans")
     if plans:
         lines.append("- the public list's page queries and its count under plan_cache_mode=force_generic_plan at 1M "

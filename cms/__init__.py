@@ -50,7 +50,8 @@ def create_app(test_config: dict | None = None, *, pool=None) -> Flask:
     app.url_map.strict_slashes = False
     app.url_map.converters["id"] = IdConverter
     app.wsgi_app = GuardedInputMiddleware(app.wsgi_app)
-    app.wsgi_app = CarDetailLane(app.wsgi_app, app)  # inside ProxyFix: it sees the client's host and scheme
+    if settings.car_detail_lane:
+        app.wsgi_app = CarDetailLane(app.wsgi_app, app)  # inside ProxyFix: it sees the client's host and scheme
     app.wsgi_app = LowerCaseHost(app.wsgi_app)  # before either reads the Host
     if settings.trusted_proxies:
         # Behind N proxies (load balancer, nginx), take the client's address from the

@@ -178,6 +178,10 @@ class Settings:
         "WEB_WORKERS", 2, "Worker processes of `python -m cms.server` (granian).", minimum=1, maximum=64)
     web_threads: int = setting(
         "WEB_THREADS", 4, "Python threads per worker that run requests.", minimum=1, maximum=256)
+    car_detail_lane: bool = setting(
+        "CAR_DETAIL_LANE", True, "Answer anonymous `GET /api/cars/:id` beneath Flask (`cms/api/car_detail_lane.py`: "
+        "the same answer and headers, a third of the work); `false`: through Flask like every other route, "
+        "whose hooks a change may add to.")
     host: str = setting(
         "HOST", "", "IP address to listen on. Unset: `127.0.0.1` for `cms serve`/`make run` (development), "
         "`0.0.0.0` for `python -m cms.server` (production).", check=_ip_address)

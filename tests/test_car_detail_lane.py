@@ -10,15 +10,6 @@ import pytest
 from flask import request_started
 
 from cms.api.car_detail_lane import CarDetailLane
-from cms.hosts import LowerCaseHost
-
-
-def flask_alone(app):
-    """The same app without the lane: every request goes through Flask and the route."""
-    host_case = app.wsgi_app
-    assert isinstance(host_case, LowerCaseHost) and isinstance(host_case.wsgi_app, CarDetailLane)
-    host_case.wsgi_app = host_case.wsgi_app.wsgi_app
-    return app
 
 
 @contextmanager
@@ -66,7 +57,7 @@ def test_the_lane_answers_what_the_route_answers(discount, origins, make_app, ca
     if discount:
         sql.execute(discount)
     lane = make_app(cors_origins=origins)
-    alone = flask_alone(make_app(cors_origins=origins))
+    alone = make_app(cors_origins=origins, car_detail_lane=False)  # every request through Flask and the route
     variants = [{}, {"Origin": "http://front.example"}, {"Origin": "http://evil.example"}, {"Accept-Encoding": "gzip"},
                 {"Accept-Encoding": "gzip;q=0"}, {"Host": "Shop.Example:8443"}, {"Origin": "http://b.example",
                                                                                    "Accept-Encoding": "gzip, br"}]
@@ -92,6 +83,19 @@ def test_an_anonymous_detail_is_answered_without_flask(app, client, cars, caplog
     [line] = [record.getMessage() for record in caplog.records if record.name == "cms.request"]
     assert line.startswith(f"request method=GET path=/api/cars/{cars['pictured']['id']} status=200 duration_ms=")
     assert line.endswith(" request_id=lane-1 user_id=-")
+
+
+@pytest.mark.parametrize("lane", [True, False])
+def test_car_detail_lane_false_sends_every_detail_through_flask(lane, make_app, cars):
+    app = make_app(car_detail_lane=lane)
+    layers, wsgi = [], app.wsgi_app
+    while wsgi is not None:
+        layers.append(type(wsgi))
+        wsgi = getattr(wsgi, "wsgi_app", None)
+    with flask_requests(app) as handled:
+        response = app.test_client().get(f"/api/cars/{cars['plain']['id']}")
+    assert response.status_code == 200 and response.get_json()["title"] == "Plain"
+    assert (CarDetailLane in layers, len(handled)) == ((True, 0) if lane else (False, 1))
 
 
 def test_what_the_lane_leaves_to_flask(app, client, factory, cars, sql):
