@@ -180,7 +180,7 @@ class Settings:
         "WEB_THREADS", 4, "Python threads per worker that run requests.", minimum=1, maximum=256)
     car_detail_lane: bool = setting(
         "CAR_DETAIL_LANE", True, "Answer anonymous `GET /api/cars/:id` beneath Flask (`cms/api/car_detail_lane.py`: "
-        "the same answer and headers, a third of the work); `false`: through Flask like every other route, "
+        "the same answer and headers in about half the instructions); `false`: through Flask like every other route, "
         "whose hooks a change may add to.")
     host: str = setting(
         "HOST", "", "IP address to listen on. Unset: `127.0.0.1` for `cms serve`/`make run` (development), "
