@@ -91,6 +91,16 @@ def _settings_read_on_every_request(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _validator_read_on_every_request(monkeypatch):
+    """Every public read reads its validator (no connection's recent reading serves), so that a
+    test's statements do not depend on how long ago its connection answered; the tests of the
+    recent reading set their own window (tests/test_revalidation.py)."""
+    from cms.services import revalidation
+
+    monkeypatch.setattr(revalidation, "RECENT_SECONDS", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def _empty_tables(request):
     """Start every test that uses the database from empty tables."""
     if "database_url" not in request.fixturenames:

@@ -10,8 +10,9 @@ on the same connection: data at least as new as the validator may be sent under 
 revalidation sends it again), never older data.
 
 So the counter a 200 answer is sent under need not be read for that answer: one read earlier on
-the same connection is as good, as a connection reaches one server for its whole life (a primary
-commits and a replica replays in order: what a connection sees never goes back). Each connection
+the same connection is as good, as what a connection sees only moves forward (it reaches one
+PostgreSQL, directly or through a PgBouncer over one host; a primary commits and a replica
+replays in order). Each connection
 keeps the counter it last read for RECENT_SECONDS; only a request that could be answered 304
 (one with If-None-Match) reads it afresh, so that a change is never answered "not modified".
 Under load that takes one statement of two or three off every public read
@@ -34,7 +35,8 @@ from cms.services.settings import RuntimeSettings
 FORMAT = "2026-12-07"
 
 
-# How long a connection's last read counter may stand for the database's state in a 200 answer.
+# How long a connection's last read counter may stand for the database's state in a 200 answer
+# (0: never; every answer reads it).
 # Longer saves more reads, but a client whose answer was sent within this time after a change
 # downloads it once more at its next revalidation (its tag names the state before the change).
 RECENT_SECONDS = 0.1
@@ -51,7 +53,7 @@ def validator(conn: Connection, *, runtime: RuntimeSettings | None, base_url: st
     """
     now = time.monotonic()
     recent = None if fresh else _recent.get(conn)
-    if recent is not None and now - recent[1] <= RECENT_SECONDS:
+    if recent is not None and now - recent[1] < RECENT_SECONDS:
         version = recent[0]
     else:
         version = revalidation_repo.data_version(conn)
