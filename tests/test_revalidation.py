@@ -138,3 +138,20 @@ def test_the_validator_names_the_base_of_image_urls_and_a_star_matches(make_app,
 
     assert default.get(path).headers["ETag"] != elsewhere.get(path).headers["ETag"]
     assert default.get(path, headers={"If-None-Match": "*"}).status_code == 304
+
+
+def test_the_whole_list_is_sent_under_the_state_of_its_own_snapshot(client, car, sql, monkeypatch):
+    # The validator read before the view (on a replica, when replicas serve reads) may name a state
+    # the stream's snapshot on the primary does not show yet (a synchronous standby applies a
+    # commit before the primary shows it): the whole list is sent under its snapshot's own.
+    from cms.api import revalidation
+
+    monkeypatch.setattr(revalidation, "current_tag", lambda conditional: "999999999-ahead")
+    version = sql.execute("SELECT version FROM data_version").fetchone()["version"]
+
+    whole = client.get("/api/cars")
+    page = client.get("/api/cars?limit=5")
+
+    assert whole.status_code == 200 and whole.headers["ETag"].startswith(f'W/"{version}-')
+    assert whole.headers.get_all("ETag") == [whole.headers["ETag"]]
+    assert page.headers["ETag"] == 'W/"999999999-ahead"'  # a page's validator is the one read before it

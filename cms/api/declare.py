@@ -129,7 +129,7 @@ def declare(summary: str, *, auth, response, body=None, query=None, status: int 
             if not isinstance(result, Response):
                 result = jsonify(result if dumper is None else dumper.dump(result))
                 result.status_code = status
-            if tag is not None:
+            if tag is not None and "ETag" not in result.headers:  # else: the view's own (the data's state)
                 result.headers.extend(revalidation.validator_headers(tag))
             return result
 

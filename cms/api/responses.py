@@ -12,8 +12,10 @@ from flask import current_app, request
 from cms import db
 from cms.api.context import cursor_secret, public_base_url, runtime_settings
 from cms.api.envelope import GZIP_LEVEL
+from cms.api.revalidation import validator_headers
 from cms.schemas.cars import car_list_json
 from cms.services import cars as cars_service
+from cms.services import revalidation as revalidation_service
 
 TOTAL_COUNT_HEADER = "X-Total-Count"
 TOTAL_COUNT_CAPPED_HEADER = "X-Total-Count-Capped"
@@ -83,15 +85,18 @@ def _streamed_list(filters: dict, *, admin: bool):
     """Every match, written and sent a batch at a time (gzip-compressed as it goes when the client
     accepts it) from cms.services.cars.CarStream. A list that fits in one batch is an ordinary
     response; past the first batch a failure (PostgreSQL gone mid-way) can only cut the body
-    short: the 200 is already sent."""
+    short: the 200 is already sent.
+
+    The public list's validator is the one of the stream's own snapshot (the pool's, on the
+    primary): the one read before the view (cms.api.declare) may come from a replica, which a
+    synchronous standby can put ahead of the primary's snapshot."""
     stream = cars_service.CarStream(db.get_pool(), filters, runtime=runtime_settings(), base_url=public_base_url(),
                                     idle_timeout_ms=current_app.config["CMS_SETTINGS"].stream_idle_timeout_ms,
                                     listed_only=not admin)
     first = ",".join(car_list_json(stream.first, stream.columns, admin=admin))
     if stream.complete:
         response = json_response(f"[{first}]\n".encode())
-        _set_total(response, stream.total, False)
-        return response
+        return _streamed_headers(response, stream, admin=admin)
 
     def body() -> Iterator[bytes]:
         yield f"[{first}".encode()
@@ -100,9 +105,7 @@ def _streamed_list(filters: dict, *, admin: bool):
         yield b"]\n"
 
     if indented(current_app):  # debug mode: one indented body, as jsonify writes it
-        response = json_response(b"".join(body()))
-        _set_total(response, stream.total, False)
-        return response
+        return _streamed_headers(json_response(b"".join(body())), stream, admin=admin)
     gzipped = request.accept_encodings["gzip"] > 0
     response = current_app.response_class(_gzip_stream(body()) if gzipped else body(),
                                           mimetype=current_app.json.mimetype)
@@ -110,7 +113,15 @@ def _streamed_list(filters: dict, *, admin: bool):
     response.vary.add("Accept-Encoding")
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"
+    return _streamed_headers(response, stream, admin=admin)
+
+
+def _streamed_headers(response, stream: cars_service.CarStream, *, admin: bool):
+    """X-Total-Count, and for the public list the validator of the stream's snapshot."""
     _set_total(response, stream.total, False)
+    if not admin:
+        tag = revalidation_service.tag_of(stream.version, runtime=runtime_settings(), base_url=public_base_url())
+        response.headers.extend(validator_headers(tag))
     return response
 
 

@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from cms.errors import Conflict, Invalid, NotFound, Unavailable
 from cms.repositories import cars as cars_repo
+from cms.repositories import revalidation as revalidation_repo
 from cms.services import cursors
 from cms.services import settings as settings_service
 from cms.services.access import Caller, managed_car
@@ -131,6 +132,7 @@ class CarStream:
     """Every matching car (no limit), read STREAM_BATCH_ROWS at a time from one REPEATABLE READ
     snapshot on a connection of its own: the count and every batch see the same cars, and the
     connection outlives the request that started it (the body is sent after the handler returned).
+    `version`: the change counter (data_version) in that snapshot, the state the answer shows.
     At most half of the pool's connections serve streams at once (_slots_of); past that a stream
     is a 503 at once (to wait for a slot would hold a request thread, which is what a flood of
     slow readers wants).
@@ -160,6 +162,7 @@ class CarStream:
             self._stack.enter_context(self._conn.transaction())
             cars_repo.read_snapshot(self._conn)
             cars_repo.end_session_if_idle(self._conn, idle_timeout_ms)
+            self.version = revalidation_repo.data_version(self._conn)  # the state every batch shows
             self.total = cars_repo.count_cars(self._conn, **filters)
             self.first, self._after = self._batch(None, filters.get("offset", 0))
         except BaseException:

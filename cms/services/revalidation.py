@@ -58,6 +58,11 @@ def validator(conn: Connection, *, runtime: RuntimeSettings | None, base_url: st
     else:
         version = revalidation_repo.data_version(conn)
         _recent[conn] = (version, now)
+    return tag_of(version, runtime=runtime, base_url=base_url)
+
+
+def tag_of(version: int, *, runtime: RuntimeSettings | None, base_url: str) -> str:
+    """The tag of the answers built under these settings from the state `version` names."""
     shown = "-" if runtime is None or not runtime.discount_active() else \
         f"{runtime.discount_percent}|{runtime.discount_label}"
     return f"{version}-{_context(base_url, shown)}"
