@@ -1,4 +1,6 @@
-"""Rules the database itself keeps, whatever writes to it (migration 0016)."""
+"""Rules the database itself keeps, whatever writes to it (migrations 0016 and 0041)."""
+
+import threading
 
 import psycopg
 import pytest
@@ -48,3 +50,62 @@ def test_an_eleventh_image_is_refused(factory, sql, people):
     with pytest.raises(psycopg.errors.CheckViolation, match="more than 10 images"):
         factory.row("car_images", car_id=car["id"], image_url="/images/11.png", is_primary=False, display_order=10)
     assert sql.execute("SELECT count(*) AS n FROM car_images").fetchone()["n"] == 10
+
+
+# --- cars.seller_active follows the seller's users.is_active (0041) ---------------------------
+
+
+def _car_state(sql, car_id: int) -> dict:
+    return sql.execute("SELECT seller_active, updated_at FROM cars WHERE id = %s", (car_id,)).fetchone()
+
+
+def test_deactivating_a_seller_in_psql_hides_their_cars_and_keeps_updated_at(factory, sql, client, people):
+    seller, _ = people
+    car = factory.car(seller, status="available")
+    before = _car_state(sql, car["id"])
+    sql.execute("UPDATE users SET is_active = FALSE WHERE id = %s", (seller["id"],))
+    after = _car_state(sql, car["id"])
+    assert after == {"seller_active": False, "updated_at": before["updated_at"]}
+    assert client.get("/api/cars").get_json() == []
+    assert client.get(f"/api/cars/{car['id']}").status_code == 404
+    sql.execute("UPDATE users SET is_active = TRUE WHERE id = %s", (seller["id"],))
+    assert _car_state(sql, car["id"]) == {"seller_active": True, "updated_at": before["updated_at"]}
+    assert [c["id"] for c in client.get("/api/cars").get_json()] == [car["id"]]
+
+
+def test_a_car_written_for_a_deactivated_seller_is_hidden_and_a_hand_written_flag_is_put_right(
+        factory, sql, people):
+    seller, other = people
+    sql.execute("UPDATE users SET is_active = FALSE WHERE id = %s", (seller["id"],))
+    hidden = factory.car(seller, status="available")
+    assert _car_state(sql, hidden["id"])["seller_active"] is False
+    shown = factory.car(other, status="available")
+    sql.execute("UPDATE cars SET seller_active = FALSE, title = 'x' WHERE id = %s", (shown["id"],))
+    assert _car_state(sql, shown["id"])["seller_active"] is True
+    sql.execute("UPDATE cars SET seller_id = %s WHERE id = %s", (seller["id"], shown["id"]))
+    assert _car_state(sql, shown["id"])["seller_active"] is False
+
+
+def test_a_deactivation_waits_for_a_new_listing_of_the_seller_and_then_hides_it(database_url, factory, sql, people):
+    seller, _ = people
+    with psycopg.connect(database_url) as listing:  # one transaction, left open below
+        car_id = listing.execute(
+            "INSERT INTO cars (title, price, seller_id, status) VALUES ('new', 100, %s, 'available') RETURNING id",
+            (seller["id"],)).fetchone()[0]
+        deactivation = threading.Thread(target=lambda: _deactivate(database_url, seller["id"]))
+        deactivation.start()
+        waiting = ("SELECT count(*) AS n FROM pg_stat_activity "
+                   "WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE users%%'")
+        for _ in range(500):
+            if sql.execute(waiting).fetchone()["n"] == 1:
+                break
+            deactivation.join(0.01)
+        assert deactivation.is_alive(), "the deactivation did not wait for the listing's transaction"
+        listing.commit()
+    deactivation.join(10)
+    assert _car_state(sql, car_id)["seller_active"] is False
+
+
+def _deactivate(database_url: str, user_id: int) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE users SET is_active = FALSE WHERE id = %s", (user_id,))

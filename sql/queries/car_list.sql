@@ -15,15 +15,15 @@
 -- The filters of the car lists, each after its `-- filter:` line; a list takes the
 -- ones its request gives. Run as it stands it counts the cars matching all of them.
 -- Used by: GET /api/cars, GET /api/admin/cars (composed into the queries below).
--- Index: users_deactivated_idx, cars_search_document_idx, cars_brand_created_at_idx,
+-- Index: cars_search_document_idx, cars_brand_created_at_idx,
 -- cars_price_id_idx.
 SELECT count(*) AS matches
 FROM cars AS c
 WHERE
     -- filter: listed
-    -- Every public list: not the cars of a deactivated seller. NOT IN reads the
-    -- deactivated accounts once per statement (a hashed subplan).
-    (c.seller_id IS NULL OR c.seller_id NOT IN (SELECT s.id FROM users AS s WHERE NOT s.is_active))
+    -- Every public list: not the cars of a deactivated seller (seller_active, kept by
+    -- triggers from users.is_active: migration 0041).
+    c.seller_active
     -- filter: q
     AND c.search_document @@ car_search_query(%(q)s::text)
     -- filter: brand

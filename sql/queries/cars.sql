@@ -26,7 +26,7 @@ CROSS JOIN
     ) AS car_images
 WHERE
     c.id = %(id)s
-    AND NOT EXISTS (SELECT FROM users AS s WHERE s.id = c.seller_id AND NOT s.is_active);
+    AND c.seller_active;
 
 -- name: cars_get
 -- One car (no lock), or no row.
@@ -140,5 +140,5 @@ SELECT exists(
     FROM cars AS c
     WHERE
         c.id = %(car_id)s
-        AND NOT EXISTS (SELECT FROM users AS s WHERE s.id = c.seller_id AND NOT s.is_active)
+        AND c.seller_active
 ) AS found;
