@@ -140,6 +140,26 @@ def test_the_validator_names_the_base_of_image_urls_and_a_star_matches(make_app,
     assert default.get(path, headers={"If-None-Match": "*"}).status_code == 304
 
 
+def test_a_state_restored_from_before_keeps_its_tag_and_the_next_change_never_reuses_one(client, car, sql):
+    # A failover that lost the last commits, or a restore of an older backup: the rows and the
+    # counter go back together. The state as it was keeps the tag it had; the next change must
+    # not get a tag already issued for another state (a client holding that one would get a 304).
+    path = f"/api/cars/{car['id']}"
+    before = client.get(path).headers["ETag"]
+    version = sql.execute("SELECT version FROM data_version").fetchone()["version"]
+    sql.execute("UPDATE cars SET price = 111 WHERE id = %s", (car["id"],))
+    issued = client.get(path).headers["ETag"]
+
+    sql.execute("UPDATE cars SET price = %s WHERE id = %s", (car["price"], car["id"]))  # the restore
+    sql.execute("UPDATE data_version SET version = %s", (version,))
+    assert client.get(path).headers["ETag"] == before
+
+    sql.execute("UPDATE cars SET price = 222 WHERE id = %s", (car["id"],))
+    after = client.get(path)
+    assert after.headers["ETag"] not in (before, issued)
+    assert client.get(path, headers={"If-None-Match": issued}).status_code == 200
+
+
 def test_the_whole_list_is_sent_under_the_state_of_its_own_snapshot(client, car, sql, monkeypatch):
     # The validator read before the view (on a replica, when replicas serve reads) may name a state
     # the stream's snapshot on the primary does not show yet (a synchronous standby applies a
