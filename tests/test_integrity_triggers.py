@@ -94,18 +94,63 @@ def test_a_deactivation_waits_for_a_new_listing_of_the_seller_and_then_hides_it(
             (seller["id"],)).fetchone()[0]
         deactivation = threading.Thread(target=lambda: _deactivate(database_url, seller["id"]))
         deactivation.start()
-        waiting = ("SELECT count(*) AS n FROM pg_stat_activity "
-                   "WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE users%%'")
-        for _ in range(500):
-            if sql.execute(waiting).fetchone()["n"] == 1:
-                break
-            deactivation.join(0.01)
+        _wait_for_a_lock(sql, deactivation)
         assert deactivation.is_alive(), "the deactivation did not wait for the listing's transaction"
         listing.commit()
     deactivation.join(10)
     assert _car_state(sql, car_id)["seller_active"] is False
 
 
+def _wait_for_a_lock(sql, thread: threading.Thread) -> None:
+    """Until a session of this database waits for a row lock (5 s at most, or until thread ends)."""
+    waiting = ("SELECT count(*) AS n FROM pg_stat_activity "
+               "WHERE wait_event_type = 'Lock' AND datname = current_database()")
+    for _ in range(500):
+        if sql.execute(waiting).fetchone()["n"] == 1:
+            return
+        thread.join(0.01)
+
+
 def _deactivate(database_url: str, user_id: int) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("UPDATE users SET is_active = FALSE WHERE id = %s", (user_id,))
+
+
+def test_a_checkout_and_a_deactivation_of_the_car_s_seller_both_finish(app, factory, sql, monkeypatch):
+    # The checkout holds the car; the deactivation locks the seller and then must write the car
+    # (its seller_active). Had the checkout then asked for the seller's row, each would wait for
+    # the other (a deadlock: one of them a 503).
+    from cms.repositories import orders as orders_repo
+
+    admin, seller, buyer = factory.user("admin"), factory.user("seller"), factory.user()
+    car = factory.car(seller, status="available")
+    car_locked, go_on, answers = threading.Event(), threading.Event(), {}
+    lock_car = orders_repo.lock_car
+
+    def lock_then_wait(conn, car_id):
+        row = lock_car(conn, car_id)
+        car_locked.set()
+        go_on.wait(10)
+        return row
+
+    monkeypatch.setattr(orders_repo, "lock_car", lock_then_wait)
+
+    def checkout():
+        answers["checkout"] = app.test_client().post(
+            "/api/payments/checkout", json={"carId": car["id"]}, headers=factory.headers(buyer)).status_code
+
+    def deactivate():
+        answers["deactivation"] = app.test_client().patch(
+            f"/api/admin/users/{seller['id']}", json={"isActive": False}, headers=factory.headers(admin)).status_code
+
+    buying = threading.Thread(target=checkout)
+    buying.start()
+    assert car_locked.wait(10)
+    deactivating = threading.Thread(target=deactivate)
+    deactivating.start()
+    _wait_for_a_lock(sql, deactivating)
+    go_on.set()
+    buying.join(20)
+    deactivating.join(20)
+    assert answers == {"checkout": 200, "deactivation": 200}
+    assert _car_state(sql, car["id"])["seller_active"] is False

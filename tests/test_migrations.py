@@ -13,6 +13,7 @@ from support.databases import (
     connect,
     database_url_for,
     drop_database,
+    migrate,
     public_tables,
     unique_database_name,
 )
@@ -259,3 +260,18 @@ def test_a_favorite_needs_its_user_and_car(factory, sql):
     user = factory.user("user")
     with pytest.raises(psycopg.errors.NotNullViolation):
         factory.row("favorites", user_id=user["id"], car_id=None)
+
+
+def test_0041_marks_the_cars_of_sellers_deactivated_before_it_and_keeps_their_updated_at(fresh_database):
+    url = migrate(fresh_database("seller_active"))
+    with psycopg.connect(url, autocommit=True) as conn:
+        while conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] > "0040":
+            db.run_dbmate(url, "rollback")
+        seller = conn.execute("INSERT INTO users (name, email, password_hash, role, is_active) "
+                              "VALUES ('Gone', 'gone@example.com', 'x', 'seller', FALSE) RETURNING id").fetchone()[0]
+        conn.execute("INSERT INTO cars (title, price, seller_id, status, updated_at) "
+                     "VALUES ('Old listing', 100, %s, 'available', '2020-01-01')", (seller,))
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        marked = conn.execute("SELECT seller_active, updated_at::text FROM cars").fetchone()
+    assert marked == (False, "2020-01-01 00:00:00")

@@ -19,7 +19,6 @@ UPDATE_ORDER = query("orders_update")
 CANCEL_OTHER_OPEN_ORDERS = query("orders_cancel_other_open_orders")
 SALE_OF_CAR = query("orders_sale_of_car")
 FIND_PENDING_CHECKOUT = query("orders_find_pending_checkout")
-SELLER_ACTIVE = query("orders_seller_active")
 USER_EXISTS = query("orders_user_exists")
 REPORT_TOTALS = query("seller_report_totals")
 REPORT_WEEKLY = query("seller_report_weekly")
@@ -81,11 +80,6 @@ def cancel_other_open_orders(conn: Connection, *, car_id: int, order_id: int) ->
 def sale_of_car(conn: Connection, car_id: int, *, except_order_id: int | None = None) -> int | None:
     """Id of the car's paid or completed order (other than except_order_id), or None."""
     return fetch_value(conn, SALE_OF_CAR, {"car_id": car_id, "order_id": except_order_id})
-
-
-def seller_active(conn: Connection, seller_id: int | None) -> bool:
-    """Whether the seller's account is active (True without a seller); their row stays share-locked."""
-    return bool(fetch_value(conn, SELLER_ACTIVE, {"seller_id": seller_id}))
 
 
 def find_pending_checkout(conn: Connection, *, buyer_id: int, car_id: int) -> dict | None:

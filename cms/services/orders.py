@@ -219,7 +219,8 @@ def checkout(conn: Connection, caller: Caller, car_id: int) -> dict:
 def _checkout(conn: Connection, *, buyer_id: int, car_id: int) -> dict:
     car = orders_repo.lock_car(conn, car_id)
     # A deactivated seller's listings are hidden from every public read: to a buyer they do not exist.
-    if car is None or not orders_repo.seller_active(conn, car["seller_id"]):
+    # The car's lock orders this against a deactivation, which writes the car's seller_active.
+    if car is None or not car["seller_active"]:
         raise NotFound("Car not found")
     if car["status"] != "available":
         raise Invalid("Car already sold or not available")

@@ -6,15 +6,17 @@
 -- kept on the car, by the database: cars.seller_active follows its seller's
 -- users.is_active through two triggers, whoever writes (the service, psql), and the
 -- reads test the column. Its writes take the seller's row lock, so a deactivation and
--- a new listing of the same seller never miss each other. A car's updated_at stays as
+-- a new listing of the same seller never miss each other (in READ COMMITTED, where the
+-- service writes; under REPEATABLE READ both also write data_version, so one of the two
+-- fails to serialize instead). A car's updated_at stays as
 -- it was when only its seller's state changed (the listing itself did not).
 
 -- migrate:up
 
 SET LOCAL lock_timeout = '5s';
 
--- A constant default: no table rewrite (PostgreSQL 11+), only the deactivated
--- sellers' cars are written below.
+-- A constant default: no table rewrite (PostgreSQL 11+); only the deactivated sellers'
+-- cars are written, at the end.
 ALTER TABLE cars ADD COLUMN seller_active boolean NOT NULL DEFAULT TRUE;
 
 -- The reads take it from car_rows, the view every query of a car reads (0021); a new
@@ -40,11 +42,6 @@ FROM cars;
 
 COMMENT ON COLUMN cars.seller_active IS
 'Kept by triggers: FALSE while the seller''s account is deactivated (public reads leave the car out).';
-
-UPDATE cars AS c
-SET seller_active = FALSE
-FROM users AS u
-WHERE u.id = c.seller_id AND NOT u.is_active;
 
 CREATE FUNCTION cars_take_seller_active() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -87,11 +84,20 @@ EXECUTE FUNCTION users_pass_active_to_cars();
 
 -- updated_at says when the listing changed: not when only its seller's state did. This
 -- trigger fires before cars_take_seller_active (triggers fire in name order), so it sees
--- seller_active as the statement wrote it.
+-- seller_active as the statement wrote it. (A statement typed by hand that writes
+-- seller_active and another column at once is not stamped either.)
 DROP TRIGGER cars_set_updated_at ON cars;
 CREATE TRIGGER cars_set_updated_at BEFORE UPDATE ON cars
 FOR EACH ROW WHEN (old.seller_active IS NOT DISTINCT FROM new.seller_active)
 EXECUTE FUNCTION set_updated_at();
+
+-- The cars of sellers deactivated so far, after the triggers: creating the one on users
+-- waited for every write to users in flight and holds further ones until this commits, so
+-- no deactivation falls between this statement and the trigger.
+UPDATE cars AS c
+SET seller_active = FALSE
+FROM users AS u
+WHERE u.id = c.seller_id AND NOT u.is_active;
 
 -- migrate:down
 

@@ -1,12 +1,15 @@
 -- name: admin_lock_users
 -- The rows of the given user ids (caller and target of an admin change),
--- locked FOR UPDATE in id order so that two admins changing each other cannot
--- deadlock; many rows, without hashes. Used by: PATCH /api/admin/users/:id.
+-- locked in id order so that two admins changing each other cannot deadlock;
+-- many rows, without hashes. NO KEY UPDATE (the change writes no key): the
+-- foreign-key checks of rows that name the user (an order a checkout inserts
+-- while it holds a car of this seller, whose deactivation then waits for that
+-- car) pass instead of waiting. Used by: PATCH /api/admin/users/:id.
 SELECT *
 FROM user_rows
 WHERE id = any(%(ids)s::int[])
 ORDER BY id
-FOR UPDATE;
+FOR NO KEY UPDATE;
 
 -- name: admin_update_user
 -- Apply an admin's change to a user: only is_active, role, name, phone and

@@ -112,16 +112,6 @@ WHERE
 ORDER BY id
 LIMIT 1;
 
--- name: orders_seller_active
--- Whether a car's seller may sell: their account is active (true for a car without a seller);
--- one row, one boolean. The seller's row stays share-locked until the transaction ends, so a
--- deactivation (admin_lock_users) waits for this checkout, or this checkout for it.
--- Used by: POST /api/payments/checkout.
-SELECT coalesce(
-    (SELECT u.is_active FROM users AS u WHERE u.id = %(seller_id)s FOR SHARE),
-    TRUE
-) AS active;
-
 -- name: orders_find_pending_checkout
 -- The buyer's order of this car still awaiting payment (or no row), so that a
 -- second checkout returns it instead of opening another one.
