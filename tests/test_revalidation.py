@@ -166,7 +166,7 @@ def test_the_whole_list_is_sent_under_the_state_of_its_own_snapshot(client, car,
     # commit before the primary shows it): the whole list is sent under its snapshot's own.
     from cms.api import revalidation
 
-    monkeypatch.setattr(revalidation, "current_tag", lambda conditional: "999999999-ahead")
+    monkeypatch.setattr(revalidation, "current_tag", lambda conditional: "99999999999999999-ahead")
     version = sql.execute("SELECT version FROM data_version").fetchone()["version"]
 
     whole = client.get("/api/cars")
@@ -174,4 +174,4 @@ def test_the_whole_list_is_sent_under_the_state_of_its_own_snapshot(client, car,
 
     assert whole.status_code == 200 and whole.headers["ETag"].startswith(f'W/"{version}-')
     assert whole.headers.get_all("ETag") == [whole.headers["ETag"]]
-    assert page.headers["ETag"] == 'W/"999999999-ahead"'  # a page's validator is the one read before it
+    assert page.headers["ETag"] == 'W/"99999999999999999-ahead"'  # a page's validator is the one read before it

@@ -34,10 +34,12 @@ from psycopg import sql as pgsql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cms import db
-from cms.db import fetch_all, fetch_value, query
+from cms.db import execute, fetch_all, fetch_value, query
 
 USER_TABLES = query("backup_user_tables")
 DATABASE_EXISTS = query("backup_database_exists")
+CAN_ADVANCE_DATA_VERSION = query("backup_can_advance_data_version")
+ADVANCE_DATA_VERSION = query("backup_advance_data_version")
 
 DEFAULT_DIRECTORY = "backups"
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -449,9 +451,18 @@ def restore_database(
             _drop_created_database(target_url, dbname)
             message += f"\nthe new {target} was dropped again"
         raise BackupError(message)
+    _advance_data_version(target_url)
     return RestoreResult(
         target=target, created=created, cleaned=cleaned, tables=counter, seconds=time.monotonic() - started,
     )
+
+
+def _advance_data_version(url: str) -> None:
+    """Move the restored change counter past every number issued before (migration 0042 on): a
+    client may hold the restored number with newer data, as a tag is read before its data."""
+    with _connect(url) as conn:
+        if fetch_value(conn, CAN_ADVANCE_DATA_VERSION):
+            execute(conn, ADVANCE_DATA_VERSION)
 
 
 def _drop_created_database(url: str, dbname: str) -> None:

@@ -32,3 +32,14 @@ SELECT exists(
     FROM pg_database
     WHERE datname = %(name)s
 ) AS present;
+
+-- name: backup_can_advance_data_version
+-- Whether the restored database has advance_data_version() (migration 0042 on); one row,
+-- one boolean. Used by: cms restore.
+SELECT to_regprocedure('advance_data_version()') IS NOT NULL AS present;
+
+-- name: backup_advance_data_version
+-- After a restore: the change counter behind public reads' ETags moves past every number
+-- issued before, so that no client's tag matches the restored data unchecked.
+-- Used by: cms restore.
+SELECT advance_data_version();
