@@ -154,3 +154,20 @@ def test_a_checkout_and_a_deactivation_of_the_car_s_seller_both_finish(app, fact
     deactivating.join(20)
     assert answers == {"checkout": 200, "deactivation": 200}
     assert _car_state(sql, car["id"])["seller_active"] is False
+
+
+def test_under_repeatable_read_a_deactivation_that_cannot_see_a_new_listing_fails_to_serialize(
+        database_url, factory, sql, people):
+    # Its trigger's UPDATE of the seller's cars cannot see a car committed after its snapshot;
+    # what keeps the pair right is that both write data_version, so the deactivation fails.
+    seller, _ = people
+    with psycopg.connect(database_url) as deactivation:
+        deactivation.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        deactivation.execute("SELECT 1")  # the snapshot
+        car = factory.car(seller, status="available")
+        with pytest.raises(psycopg.errors.SerializationFailure):
+            deactivation.execute("UPDATE users SET is_active = FALSE WHERE id = %s", (seller["id"],))
+        deactivation.rollback()
+    row = sql.execute("SELECT c.seller_active, u.is_active FROM cars AS c JOIN users AS u ON u.id = c.seller_id "
+                      "WHERE c.id = %s", (car["id"],)).fetchone()
+    assert row == {"seller_active": True, "is_active": True}
