@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 import pytest
 from support.app import error_of, fail_after
+from support.databases import wait_for_lock_waiter
 
 from cms.services import audit
 
@@ -418,19 +418,6 @@ def test_a_failing_update_leaves_the_user_unchanged_and_no_audit_row(client, fac
     assert response.status_code == 500
     assert user_row(sql, buyer["id"])["is_active"] is True
     assert audit_rows(sql) == []
-
-
-def wait_for_lock_waiter(sql, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        waiting = sql.execute(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'"
-        ).fetchone()["n"]
-        if waiting:
-            return
-        time.sleep(0.02)
-    raise AssertionError("the request never waited for the row lock")
 
 
 def test_an_admin_demoted_while_waiting_for_the_lock_changes_nothing(app, factory, sql, database_url):

@@ -4,6 +4,7 @@ import threading
 
 import psycopg
 import pytest
+from support.databases import wait_for_lock_waiter
 
 
 @pytest.fixture
@@ -94,21 +95,11 @@ def test_a_deactivation_waits_for_a_new_listing_of_the_seller_and_then_hides_it(
             (seller["id"],)).fetchone()[0]
         deactivation = threading.Thread(target=lambda: _deactivate(database_url, seller["id"]))
         deactivation.start()
-        _wait_for_a_lock(sql, deactivation)
+        wait_for_lock_waiter(sql)
         assert deactivation.is_alive(), "the deactivation did not wait for the listing's transaction"
         listing.commit()
     deactivation.join(10)
     assert _car_state(sql, car_id)["seller_active"] is False
-
-
-def _wait_for_a_lock(sql, thread: threading.Thread) -> None:
-    """Until a session of this database waits for a row lock (5 s at most, or until thread ends)."""
-    waiting = ("SELECT count(*) AS n FROM pg_stat_activity "
-               "WHERE wait_event_type = 'Lock' AND datname = current_database()")
-    for _ in range(500):
-        if sql.execute(waiting).fetchone()["n"] == 1:
-            return
-        thread.join(0.01)
 
 
 def _deactivate(database_url: str, user_id: int) -> None:
@@ -148,7 +139,7 @@ def test_a_checkout_and_a_deactivation_of_the_car_s_seller_both_finish(app, fact
     assert car_locked.wait(10)
     deactivating = threading.Thread(target=deactivate)
     deactivating.start()
-    _wait_for_a_lock(sql, deactivating)
+    wait_for_lock_waiter(sql)
     go_on.set()
     buying.join(20)
     deactivating.join(20)

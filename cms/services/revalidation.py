@@ -12,11 +12,10 @@ revalidation sends it again), never older data.
 So the counter a 200 answer is sent under need not be read for that answer: one read earlier on
 the same connection is as good, as what a connection sees only moves forward (it reaches one
 PostgreSQL, directly or through a PgBouncer over one host; a primary commits and a replica
-replays in order). Each connection
-keeps the counter it last read for RECENT_SECONDS; only a request that could be answered 304
-(one with If-None-Match) reads it afresh, so that a change is never answered "not modified".
-Under load that takes one statement of two or three off every public read
-(docs/decisions.md, "Validators of public reads").
+replays in order). Each connection keeps the counter it last read for RECENT_SECONDS; only a
+request that could be answered 304 (one with If-None-Match) reads it afresh, so that a change is
+never answered "not modified". Under load that takes one statement of two or three off every
+public read (docs/decisions.md, "Validators of public reads").
 """
 
 from __future__ import annotations

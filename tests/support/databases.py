@@ -117,3 +117,17 @@ def set_allow_connections(name: str, allowed: bool) -> None:
 
 def count_rows(conn: psycopg.Connection, table: str) -> int:
     return conn.execute(pgsql.SQL("SELECT count(*) AS n FROM {}").format(pgsql.Identifier(table))).fetchone()["n"]
+
+
+def wait_for_lock_waiter(sql, timeout=5.0) -> None:
+    """Until a session of the test database waits for a lock; AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = sql.execute(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        ).fetchone()["n"]
+        if waiting:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the request never waited for the row lock")
